@@ -1,0 +1,166 @@
+"""Dossier platform: multi-tenant Jupyter notebooks on Kubernetes, one stack per environment.
+
+Loads and validates the stack config (nothing is registered on a config error),
+then creates the components in dependency order and exports the output contract.
+Providers are the stock ones, configured through ``kubernetes:*`` and ``keycloak:*``.
+"""
+
+import pulumi
+from pulumi_kubernetes.core.v1 import Namespace
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+
+from components import config as stack_config
+from components.common import Chart
+from components.ingress import HubIngress, HubIngressArgs
+from components.jupyterhub import DB_CLIENT_LABELS, Database, JupyterHub, JupyterHubArgs, OAuth
+from components.keycloak_client import KeycloakClient, KeycloakClientArgs
+from components.nodepools import NodePools, NodePoolsArgs, match_node_purpose
+from components.postgresql import PostgreSQL, PostgreSQLArgs
+from components.research import ResearchTenants, ResearchTenantsArgs
+from components.spawners import RemoteSpawner, Spawners, SpawnersArgs
+from components.tenant import CapsuleTenant, CapsuleTenantArgs, TenantSpecArgs
+
+cfg = stack_config.load()
+protect = cfg.protectData
+hub_url = f"https://{cfg.fqdn}"
+
+namespace_labels = {"name": cfg.namespace}
+namespace = Namespace(
+    "namespace",
+    metadata=ObjectMetaArgs(name=cfg.namespace, labels=namespace_labels),
+    # Deleting the namespace would delete the database volumes with it.
+    opts=pulumi.ResourceOptions(protect=protect or None, retain_on_delete=protect or None),
+)
+namespace_name = namespace.metadata.apply(lambda m: m["name"])
+
+pg = cfg.postgresql
+postgresql = PostgreSQL(
+    "postgresql",
+    PostgreSQLArgs(
+        namespace=namespace_name,
+        chart=Chart(repository=pg.chartRepository, name="postgresql", version=pg.chartVersion),
+        architecture=pg.architecture,
+        read_replicas=pg.readReplicas,
+        size=pg.size,
+        storage_class=pg.storageClass,
+        database=pg.database,
+        username=pg.username,
+        image=pg.image.model_dump(),
+        client_pod_labels=DB_CLIENT_LABELS,
+        protect=protect,
+    ),
+)
+
+kc = cfg.keycloak
+keycloak_client = KeycloakClient(
+    "keycloak",
+    KeycloakClientArgs(
+        url=kc.url, realm=kc.realm, client_id=kc.clientId, hub_url=hub_url, admin_roles=kc.adminRoles, protect=protect
+    ),
+)
+
+node_pools_args = NodePoolsArgs(user=cfg.nodes.user, core=cfg.nodes.core)
+NodePools("nodes", node_pools_args)
+spawners = Spawners(
+    "spawners",
+    SpawnersArgs(
+        spawners=[
+            RemoteSpawner(
+                name=s.name, class_=s.class_, properties=s.properties, parameters=s.parameters, tenants=s.tenants
+            )
+            for s in cfg.spawners
+        ]
+    ),
+)
+
+jh = cfg.jupyterhub
+hub = JupyterHub(
+    "jupyterhub",
+    JupyterHubArgs(
+        namespace=namespace_name,
+        chart=Chart(repository=jh.chartRepository, name="jupyterhub", version=jh.chartVersion),
+        hub_url=hub_url,
+        image_name=jh.image.name,
+        image_tag=jh.image.tag,
+        spawner_class=jh.spawnerClass,
+        database=Database(
+            host=postgresql.host,
+            port=postgresql.port,
+            database=postgresql.database,
+            username=postgresql.username,
+            password=postgresql.password,
+        ),
+        oauth=OAuth(
+            client_id=keycloak_client.client_id,
+            client_secret=keycloak_client.client_secret,
+            endpoints=keycloak_client.endpoints,
+            claim_name=keycloak_client.claim_name,
+            admin_roles=kc.adminRoles,
+        ),
+        node_purpose=match_node_purpose(node_pools_args),
+        singleuser_storage_class=jh.singleuser.storageClass,
+        start_timeout=jh.singleuser.startTimeout,
+        protect=protect,
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[postgresql, spawners]),
+)
+
+hub_tenant = TenantSpecArgs(
+    name=cfg.tenant.name,
+    owner=hub.service_account,
+    namespace_quota=cfg.tenant.namespaceQuota,
+    egress_except=cfg.tenant.egressExcept,
+    hub_namespace_labels=namespace_labels,
+    controller_namespace=cfg.ingress.controllerNamespace,
+)
+tenant = CapsuleTenant("tenant", CapsuleTenantArgs(spec=hub_tenant, protect=protect))
+# Research groups share the hub tenant's owner and network isolation.
+ResearchTenants(
+    "research",
+    ResearchTenantsArgs(
+        groups=cfg.tenants, realm=kc.realm, client=keycloak_client.client, base=hub_tenant, protect=protect
+    ),
+)
+
+ingress = HubIngress(
+    "ingress",
+    HubIngressArgs(
+        namespace=namespace_name,
+        fqdn=cfg.fqdn,
+        cluster_issuer=cfg.ingress.clusterIssuer,
+        service_name=hub.proxy_service,
+        service_port=hub.proxy_service_port,
+        response_timeout=cfg.ingress.responseTimeout,
+        idle_timeout=cfg.ingress.idleTimeout,
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[hub]),
+)
+
+# --- output contract (README "Outputs"; pinned by tests/test_outputs.py) ---
+pulumi.export("hubUrl", hub_url)
+pulumi.export("namespace", namespace_name)
+pulumi.export("tenant", tenant.name)
+pulumi.export("tenants", [tenant.name, *(t.name for t in cfg.tenants)])
+pulumi.export(
+    "postgresql",
+    {
+        "host": postgresql.host,
+        "port": postgresql.port,
+        "database": postgresql.database,
+        "username": postgresql.username,
+        "secretName": postgresql.secret_name,
+    },
+)
+pulumi.export("postgresqlPassword", postgresql.password)
+pulumi.export(
+    "keycloak",
+    {
+        "clientId": keycloak_client.client_id,
+        "issuerUrl": keycloak_client.endpoints.issuer,
+        "realm": kc.realm,
+    },
+)
+pulumi.export("keycloakClientSecret", keycloak_client.client_secret)
+pulumi.export("hubServiceAccount", hub.service_account)
+pulumi.export("tlsSecret", ingress.tls_secret)
+pulumi.export("chartVersions", {"postgresql": pg.chartVersion, "jupyterhub": jh.chartVersion})

@@ -1,0 +1,42 @@
+"""Helpers shared by the components: chart locations and resource options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chart:
+    """A Helm chart pinned to an exact version, from an https index or an OCI registry."""
+
+    repository: str
+    name: str
+    version: str
+
+    @property
+    def chart(self) -> str:
+        # Ref: https://www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/
+        # An OCI chart is named by its full reference; an index chart by its name plus repo.
+        if self.repository.startswith("oci://"):
+            return f"{self.repository.rstrip('/')}/{self.name}"
+        return self.name
+
+    @property
+    def repository_opts(self) -> RepositoryOptsArgs | None:
+        if self.repository.startswith("oci://"):
+            return None
+        return RepositoryOptsArgs(repo=self.repository)
+
+
+def child(parent: pulumi.Resource, *, protect: bool = False, retain: bool = False,
+          depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+    """Options of a component's child; ``protect``/``retain`` only for data-bearing ones."""
+    return pulumi.ResourceOptions(
+        parent=parent,
+        protect=protect or None,
+        retain_on_delete=retain or None,
+        depends_on=depends_on,
+    )

@@ -1,0 +1,224 @@
+"""JupyterHub with Dossier's hub image, and the cluster-wide RBAC its spawner needs.
+
+Creates the hub secrets (cookie secret, proxy auth token, CryptKeeper key) with
+pulumi-random so they survive reinstalls, a ``helm.v3.Release`` of
+jupyterhub/jupyterhub pinned to an exact version wired to Keycloak
+(GenericOAuthenticator) and PostgreSQL (``hub.db``), and the ``hub`` ClusterRole
+and ClusterRoleBinding of the Dossier guide. Assumes the Spawner CRD and Capsule
+are installed (the role refers to their APIs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_random as random
+from pulumi_kubernetes.helm.v3 import Release
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding, PolicyRuleArgs, RoleRefArgs, SubjectArgs
+
+from components.common import Chart, child
+from components.keycloak_client import OidcEndpoints, callback_url
+
+#: Names the chart gives its objects (z2jh 2.0.0 with ``fullnameOverride: ""``).
+HUB_SERVICE_ACCOUNT = "hub"
+PROXY_SERVICE = "proxy-public"
+PROXY_SERVICE_PORT = 80
+#: Label on the hub pod that PostgreSQL's NetworkPolicy admits.
+DB_CLIENT_LABELS = {"jhub-postgresql-client": "true"}
+CONFIG_PATH = "/usr/local/etc/jupyterhub/jupyterhub_config.py"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Database:
+    host: str
+    port: int
+    database: str
+    username: str
+    password: pulumi.Input[str]
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL without the password (the chart passes it separately)."""
+        return f"postgresql+psycopg2://{self.username}@{self.host}:{self.port}/{self.database}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OAuth:
+    client_id: pulumi.Input[str]
+    client_secret: pulumi.Input[str]
+    endpoints: OidcEndpoints
+    claim_name: str
+    admin_roles: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSecrets:
+    cookie_secret: pulumi.Input[str]
+    proxy_token: pulumi.Input[str]
+    crypt_key: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JupyterHubArgs:
+    namespace: pulumi.Input[str]
+    chart: Chart
+    hub_url: str
+    image_name: str
+    image_tag: str
+    spawner_class: str
+    database: Database
+    oauth: OAuth
+    release_name: str = "jhub"
+    node_purpose: Literal["require", "prefer"] = "prefer"
+    singleuser_storage_class: str | None = None
+    start_timeout: int = 300
+    protect: bool = True
+
+
+def spawner_config(spawner_class: str) -> str:
+    """``hub.extraConfig`` snippet that selects Dossier's spawner."""
+    module, _, cls = spawner_class.rpartition(".")
+    return (
+        f"from {module} import {cls}\n"
+        f"c.JupyterHub.spawner_class = {cls}\n"
+        # Users' notebooks run in tenant namespaces: they reach the hub by its namespaced name.
+        "c.JupyterHub.hub_connect_url = "
+        "f'http://{get_name(\"hub\")}.{os.environ.get(\"POD_NAMESPACE\", \"default\")}"
+        ":{get_name_env(\"hub\", \"_SERVICE_PORT\")}'\n"
+        "c.KubeSpawner.enable_user_namespaces = True\n"
+    )
+
+
+def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
+    """Values of jupyterhub/jupyterhub (z2jh 2.0.0 schema, oauthenticator 15.x option names)."""
+    oauth = args.oauth
+    cross_namespace = {"enabled": True, "interNamespaceAccessLabels": "accept"}
+    singleuser: dict[str, Any] = {"networkPolicy": dict(cross_namespace), "startTimeout": args.start_timeout}
+    if args.singleuser_storage_class:
+        singleuser["storage"] = {"dynamic": {"storageClass": args.singleuser_storage_class}}
+    return {
+        "hub": {
+            "image": {"name": args.image_name, "tag": args.image_tag},
+            "args": ["dossier", "--config", CONFIG_PATH],
+            "labels": dict(DB_CLIENT_LABELS),
+            "networkPolicy": dict(cross_namespace),
+            "db": {
+                "type": "postgres",
+                "url": args.database.url,
+                "password": args.database.password,
+                # Ref: jupyterhub/zero-to-jupyterhub-k8s#1244 (an external db is not upgraded otherwise).
+                "upgrade": True,
+            },
+            "config": {
+                "JupyterHub": {
+                    "authenticator_class": "dossier.auth.oauth.DossierOAuthenticator",
+                    "cookie_secret": secrets.cookie_secret,
+                },
+                "ConfigurableHTTPProxy": {"auth_token": secrets.proxy_token},
+                "CryptKeeper": {"keys": [secrets.crypt_key]},
+                # Dossier admits tenant members through the hub's groups (the tenants claim).
+                "Authenticator": {"auto_login": False, "enable_auth_state": True, "manage_groups": True},
+                "GenericOAuthenticator": {
+                    "client_id": oauth.client_id,
+                    "client_secret": oauth.client_secret,
+                    "oauth_callback_url": callback_url(args.hub_url),
+                    "authorize_url": oauth.endpoints.authorize,
+                    "token_url": oauth.endpoints.token,
+                    "userdata_url": oauth.endpoints.userinfo,
+                    "logout_redirect_url": oauth.endpoints.end_session,
+                    "login_service": "Keycloak",
+                    "scope": ["openid"],
+                    "username_key": "preferred_username",
+                    "claim_groups_key": oauth.claim_name,
+                    "admin_groups": list(oauth.admin_roles),
+                    "enable_auth_state": True,
+                },
+            },
+            "extraConfig": {"dossierSpawner": spawner_config(args.spawner_class)},
+        },
+        "proxy": {"service": {"type": "ClusterIP"}, "chp": {"networkPolicy": dict(cross_namespace)}},
+        "scheduling": {
+            "userScheduler": {"enabled": True},
+            "corePods": {"nodeAffinity": {"matchNodePurpose": args.node_purpose}},
+            "userPods": {"nodeAffinity": {"matchNodePurpose": args.node_purpose}},
+        },
+        "singleuser": singleuser,
+    }
+
+
+def hub_cluster_rules() -> list[dict[str, Any]]:
+    """The hub's cluster-wide rules, as the Dossier guide lists them."""
+    manage = ["get", "watch", "list", "create", "delete"]
+    return [
+        {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "secrets", "services"], "verbs": manage},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "watch", "list"]},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]},
+        {"apiGroups": ["capsule.clastix.io"], "resources": ["tenants"], "verbs": ["get", "list"]},
+        {"apiGroups": ["dossier.unito.it"], "resources": ["spawners"], "verbs": ["get", "list"]},
+    ]
+
+
+def _hex_secret(parent: pulumi.Resource, name: str, protect: bool) -> pulumi.Output[str]:
+    # 32 random bytes as 64 hex characters, the form the chart itself would generate.
+    generated = random.RandomBytes(name, length=32, opts=child(parent, protect=protect))
+    return pulumi.Output.secret(generated.hex)
+
+
+class JupyterHub(pulumi.ComponentResource):
+    """The hub: Helm release plus cluster RBAC."""
+
+    release: Release
+    service_account: pulumi.Output[str]
+    """``system:serviceaccount:<namespace>:hub``, the hub's identity (Tenant owner)."""
+    service_account_name: str
+    proxy_service: str
+    proxy_service_port: int
+    pod_labels: dict[str, str]
+
+    def __init__(self, name: str, args: JupyterHubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("dossier:jupyterhub:JupyterHub", name, None, opts)
+        secrets = HubSecrets(
+            cookie_secret=_hex_secret(self, f"{name}-cookie-secret", args.protect),
+            proxy_token=_hex_secret(self, f"{name}-proxy-token", args.protect),
+            crypt_key=_hex_secret(self, f"{name}-crypt-key", args.protect),
+        )
+        self.release = Release(
+            f"{name}-release",
+            name=args.release_name,
+            namespace=args.namespace,
+            chart=args.chart.chart,
+            version=args.chart.version,
+            repository_opts=args.chart.repository_opts,
+            values=hub_values(args, secrets),
+            opts=child(self),
+        )
+        labels = {"app": "jupyterhub", "component": "hub", "app.kubernetes.io/managed-by": "pulumi"}
+        role = ClusterRole(
+            f"{name}-cluster-role",
+            metadata=ObjectMetaArgs(name=f"{args.release_name}-hub", labels=labels),
+            rules=[PolicyRuleArgs(api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"])
+                   for r in hub_cluster_rules()],
+            opts=child(self),
+        )
+        ClusterRoleBinding(
+            f"{name}-cluster-role-binding",
+            metadata=ObjectMetaArgs(name=f"{args.release_name}-hub", labels=labels),
+            role_ref=RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name),
+            subjects=[SubjectArgs(kind="ServiceAccount", name=HUB_SERVICE_ACCOUNT, namespace=args.namespace)],
+            opts=child(self),
+        )
+        self.service_account_name = HUB_SERVICE_ACCOUNT
+        self.service_account = pulumi.Output.concat(
+            "system:serviceaccount:", args.namespace, ":", HUB_SERVICE_ACCOUNT
+        )
+        self.proxy_service = PROXY_SERVICE
+        self.proxy_service_port = PROXY_SERVICE_PORT
+        self.pod_labels = dict(DB_CLIENT_LABELS)
+        self.register_outputs({
+            "serviceAccount": self.service_account,
+            "proxyService": self.proxy_service,
+            "proxyServicePort": self.proxy_service_port,
+        })

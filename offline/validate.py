@@ -1,0 +1,159 @@
+"""Validation of what the program renders, against the real upstream schemas.
+
+- core Kubernetes objects: kubernetes-validate (strict: unknown fields are errors);
+- custom resources (Tenant, HTTPProxy, Certificate): their CRD's openAPIV3Schema
+  from ``../shared/upstream/``, with every object closed (``additionalProperties:
+  false`` unless the schema preserves unknown fields), because Kubernetes prunes
+  fields a CRD does not declare: a misspelt field is a silent loss;
+- Helm values: z2jh against its values schema merged onto the chart defaults;
+  bitnami/postgresql key by key against the chart's ``values.yaml`` (Helm
+  ignores unknown keys).
+
+Every function returns a list of readable problems (empty when valid).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+from offline.engine import ROOT
+
+#: Where the pinned upstream schemas live (``DOSSIER_UPSTREAM`` overrides).
+UPSTREAM = Path(os.environ.get("DOSSIER_UPSTREAM", ROOT.parent / "shared" / "upstream"))
+DEFAULT_KUBERNETES_VERSION = "1.30.0"
+
+CRD_SCHEMAS = {
+    ("capsule.clastix.io/v1beta2", "Tenant"): "capsule-tenant-v1beta2.schema.json",
+    ("projectcontour.io/v1", "HTTPProxy"): "contour-httpproxy-v1.schema.json",
+    ("cert-manager.io/v1", "Certificate"): "certmanager-certificate-v1.schema.json",
+}
+Z2JH_SCHEMA = "z2jh-2.0.0.values.schema.json"
+Z2JH_VALUES = "z2jh-2.0.0.values.yaml"
+POSTGRESQL_VALUES = "bitnami-postgresql-12.2.1.values.yaml"
+
+
+class UpstreamMissingError(Exception):
+    """``../shared/upstream`` (or a file in it) is not there."""
+
+
+def upstream_available() -> bool:
+    return UPSTREAM.is_dir()
+
+
+@cache
+def _load(name: str) -> Any:
+    path = UPSTREAM / name
+    if not path.is_file():
+        raise UpstreamMissingError(f"{path} not found (the pinned upstream schemas live in ../shared/upstream)")
+    text = path.read_text()
+    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+
+
+def _format(prefix: str, error: jsonschema.ValidationError) -> str:
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"{prefix}{where or ''}: {error.message}"
+
+
+# --- custom resources ---------------------------------------------------------
+
+
+def _closed(schema: Any) -> Any:
+    """A copy of a structural schema where every object without declared extras is closed."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _closed(v) for k, v in schema.items()}
+    is_object = out.get("type") == "object" or "properties" in out
+    if (
+        is_object
+        and "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    schema = _closed(copy.deepcopy(_load(CRD_SCHEMAS[(api_version, kind)])))
+    # metadata is validated by the API server, not by the CRD schema.
+    schema.setdefault("properties", {})["metadata"] = {"type": "object"}
+    # OpenAPI v3.0 (Kubernetes structural) schemas: boolean exclusiveMaximum is draft-04.
+    return jsonschema.Draft4Validator(schema)
+
+
+def has_crd_schema(api_version: str, kind: str) -> bool:
+    return (api_version, kind) in CRD_SCHEMAS
+
+
+def validate_custom_resource(obj: dict[str, Any]) -> list[str]:
+    """Problems of a custom resource against its CRD schema (unknown fields are errors)."""
+    api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+    name = (obj.get("metadata") or {}).get("name", "?")
+    validator = _crd_validator(api_version, kind)
+    return sorted(_format(f"{kind} {name}", e) for e in validator.iter_errors(obj))
+
+
+# --- core Kubernetes objects ----------------------------------------------------
+
+
+def validate_kubernetes(obj: dict[str, Any], version: str = DEFAULT_KUBERNETES_VERSION) -> list[str]:
+    """Problems of a core Kubernetes object (kubernetes-validate, strict)."""
+    name = f"{obj.get('kind', '?')} {(obj.get('metadata') or {}).get('name', '?')}"
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
+        return [f"{name}{where}: {exc.message}"]
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return [f"{name}: no Kubernetes {version} schema for {exc.kind} {exc.api_version}"]
+    return []
+
+
+# --- Helm values ------------------------------------------------------------------
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Helm's value merge: maps merge recursively, anything else replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = merge(base.get(key), value) if key in base else value
+        return out
+    return override
+
+
+def validate_z2jh_values(values: dict[str, Any]) -> list[str]:
+    """Problems of jupyterhub/jupyterhub 2.0.0 values (schema over the merged defaults)."""
+    merged = merge(_load(Z2JH_VALUES), values)
+    validator = jsonschema.Draft7Validator(_load(Z2JH_SCHEMA))
+    return sorted(_format("jupyterhub values", e) for e in validator.iter_errors(merged))
+
+
+def _unknown_keys(values: Any, defaults: Any, path: str) -> Iterator[str]:
+    if not isinstance(values, dict) or not isinstance(defaults, dict):
+        return
+    for key, value in values.items():
+        where = f"{path}.{key}" if path else key
+        if key not in defaults:
+            yield f"postgresql values.{where}: not a key of bitnami/postgresql 12.2.1 (Helm would drop it)"
+        elif isinstance(defaults[key], dict) and defaults[key]:
+            # An empty map in values.yaml ({}) takes free-form content (selectors, annotations).
+            yield from _unknown_keys(value, defaults[key], where)
+
+
+def validate_postgresql_values(values: dict[str, Any]) -> list[str]:
+    """Keys of bitnami/postgresql values that chart 12.2.1 does not have."""
+    return sorted(_unknown_keys(values, _load(POSTGRESQL_VALUES), ""))
