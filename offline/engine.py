@@ -18,6 +18,7 @@ deterministically (passwords, ids), or left unknown in preview mode.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -25,6 +26,7 @@ import random
 import runpy
 import string
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,13 +292,19 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: dict[str, Registration] = {}
         self.order: list[str] = []
+        self._seen: set[str] = set()
+        # The SDK calls the monitor from several threads at once.
+        self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        if urn in self.registrations:
-            raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+        with self._lock:
+            if urn in self._seen:
+                raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+            self._seen.add(urn)
+            self.order.append(urn)
         pulumi_mocks._ensure_event_loop()
         inputs = decode(request.object)
         args = pulumi_mocks.MockResourceArgs(
@@ -330,7 +338,6 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
             aliases=[a.urn or a.spec.name for a in request.aliases],
             provider=request.provider,
         )
-        self.order.append(urn)
         obj = _sync_await(rpc.serialize_properties(encode(state), {}))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=obj)
@@ -400,6 +407,21 @@ def run(
     program: Path = ROOT / "__main__.py",
 ) -> RunResult:
     """Run ``program`` with ``config`` (a stack file's ``config:`` map) against the stand-in."""
+    # A fresh event loop per run: a run that failed while registrations were still in
+    # flight must not leak them into the next run. The old loop is left to the garbage
+    # collector, not closed: monitor calls still finishing in worker threads post to it.
+    previous_loop = asyncio.get_event_loop_policy().get_event_loop()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    try:
+        return _run_on_loop(config, stack=stack, preview=preview, program=program)
+    finally:
+        asyncio.set_event_loop(previous_loop)
+
+
+def _run_on_loop(config: Mapping[str, Any], *, stack: str, preview: bool, program: Path) -> RunResult:
+    # As pulumi.runtime.test does: forget RPCs and outputs a previous run left pending.
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
     mocks = EngineMocks(stack, preview)
     monitor = EngineMonitor(mocks)
     settings.ROOT.set(None)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Imported at collection on purpose: hypothesis's pytest plugin otherwise imports it in
+# the terminal summary, where CPython 3.11.7's ast.parse can fail with "AST constructor
+# recursion depth mismatch" (fixed in 3.11.8) after the SDK's nested event-loop pumping.
+import hypothesis  # noqa: F401
 import pytest
 
 from offline import validate
