@@ -176,6 +176,8 @@ class Registration:
     dependencies: list[str]
     aliases: list[str]
     provider: str
+    id: str = ""
+    """The id the provider stand-in gave the resource (empty in a preview)."""
 
 
 @dataclass
@@ -322,6 +324,7 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
                 state[key] = Secret(state[key])
         self.registrations[urn] = Registration(
             urn=urn,
+            id=resource_id or "",
             type=request.type,
             name=request.name,
             custom=bool(request.custom),

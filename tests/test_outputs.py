@@ -1,0 +1,54 @@
+"""The output contract other teams read through StackReference."""
+
+from __future__ import annotations
+
+from offline.engine import RunResult, reveal
+
+CONTRACT = {
+    "hubUrl": False,
+    "namespace": False,
+    "tenant": False,
+    "tenants": False,
+    "postgresql": False,
+    "postgresqlPassword": True,
+    "keycloak": False,
+    "keycloakClientSecret": True,
+    "hubServiceAccount": False,
+    "tlsSecret": False,
+    "chartVersions": False,
+}
+
+
+def test_outputs_are_exactly_the_contract_with_secrets_sealed(dev: RunResult) -> None:
+    assert {name: out.secret for name, out in dev.outputs.items()} == CONTRACT
+
+
+def test_output_values(dev: RunResult) -> None:
+    values = {name: out.value for name, out in dev.outputs.items()}
+    user_password = dev.one("random:index/randomPassword:RandomPassword", "postgresql-user-password")
+    assert values["hubUrl"] == "https://dossier.dev.example.org"
+    assert values["namespace"] == "jhub"
+    assert values["tenant"] == "jhub"
+    assert values["postgresql"] == {
+        "host": "jhub-postgresql-primary",
+        "port": 5432,
+        "database": "jhub",
+        "username": "jhub",
+        "secretName": "jhub-postgresql",
+    }
+    assert values["postgresqlPassword"] == reveal(user_password.outputs["result"])
+    assert values["keycloak"] == {
+        "clientId": "jupyter",
+        "issuerUrl": "https://keycloak.dev.example.org/realms/dossier",
+        "realm": "dossier",
+    }
+    assert values["hubServiceAccount"] == "system:serviceaccount:jhub:hub"
+    assert values["tlsSecret"] == "dossier.dev.example.org-tls"
+    assert values["chartVersions"] == {"postgresql": "12.2.1", "jupyterhub": "2.0.0"}
+
+
+def test_outputs_are_known_at_preview_except_generated_secrets(run_program) -> None:
+    result = run_program(preview=True)
+    unknown = {name for name, out in result.outputs.items() if not out.known}
+    assert unknown <= {"postgresqlPassword", "keycloakClientSecret"}
+    assert result.outputs["postgresql"].known and result.outputs["hubServiceAccount"].known
