@@ -1,0 +1,112 @@
+"""``dossier:protectData`` guards exactly the data-bearing resources, and nothing else.
+
+A prod-like stack (``protectData: true``, one research group) must protect the
+PostgreSQL release, its Secret and generated passwords, the Keycloak client and
+its secret, the hub's generated secrets, the namespace and every Capsule tenant;
+the namespace and the tenants are also ``retain_on_delete`` so that dropping them
+from the program never cascades into users' namespaces. The dev stack
+(``protectData: false``) protects nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from offline.engine import RunResult, read_stack_config, run, stack_file
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+TENANT = "kubernetes:capsule.clastix.io/v1beta2:Tenant"
+RESEARCH_GROUP = {"name": "physics", "namespaceQuota": 3}
+
+#: What ``protectData: true`` must protect, besides one Tenant per research group.
+PROTECTED = {
+    (NAMESPACE, "namespace"),
+    ("random:index/randomPassword:RandomPassword", "postgresql-user-password"),
+    ("random:index/randomPassword:RandomPassword", "postgresql-admin-password"),
+    ("random:index/randomPassword:RandomPassword", "postgresql-replication-password"),
+    ("kubernetes:core/v1:Secret", "postgresql-secret"),
+    ("kubernetes:helm.sh/v3:Release", "postgresql-release"),
+    ("random:index/randomPassword:RandomPassword", "keycloak-secret"),
+    ("keycloak:openid/client:Client", "keycloak-client"),
+    ("random:index/randomBytes:RandomBytes", "jupyterhub-cookie-secret"),
+    ("random:index/randomBytes:RandomBytes", "jupyterhub-proxy-token"),
+    ("random:index/randomBytes:RandomBytes", "jupyterhub-crypt-key"),
+    (TENANT, "tenant-tenant"),
+}
+#: Removing these from the program must leave them (and what they own) on the cluster.
+RETAINED = {(NAMESPACE, "namespace"), (TENANT, "tenant-tenant")}
+
+
+def _prod_like_config() -> dict[str, Any]:
+    """``Pulumi.prod.yaml`` when it exists, else the dev config made production-shaped."""
+    if stack_file("prod").exists():
+        config = read_stack_config("prod")
+    else:
+        config = read_stack_config("dev")
+        config.pop("dossier:protectData", None)  # the default must be the safe one
+    if not config.get("dossier:tenants"):
+        config["dossier:tenants"] = [RESEARCH_GROUP]
+    return config
+
+
+@pytest.fixture(scope="module")
+def prod_like() -> RunResult:
+    return run(_prod_like_config(), stack="prod")
+
+
+def _research_tenants(result: RunResult) -> set[tuple[str, str]]:
+    return {(TENANT, r.name) for r in result.by_type(TENANT) if r.name.startswith("research-")}
+
+
+def _protected(result: RunResult) -> set[tuple[str, str]]:
+    return {(r.type, r.name) for r in result.resources if r.protect}
+
+
+def _retained(result: RunResult) -> set[tuple[str, str]]:
+    return {(r.type, r.name) for r in result.resources if r.retain_on_delete}
+
+
+def test_protect_data_defaults_to_true() -> None:
+    # Protection must not depend on remembering a setting: an unset key protects.
+    config = read_stack_config("dev")
+    config.pop("dossier:protectData", None)
+    assert _protected(run(config, stack="prod")) >= PROTECTED
+
+
+def test_prod_like_stack_protects_exactly_the_data_bearing_resources(prod_like: RunResult) -> None:
+    research = _research_tenants(prod_like)
+    assert research, "the prod-like config has a research group, so its tenant must be checked too"
+    expected = PROTECTED | research
+    actual = _protected(prod_like)
+    assert actual == expected, f"missing: {sorted(expected - actual)}; unexpected: {sorted(actual - expected)}"
+
+
+def test_every_capsule_tenant_is_protected_and_retained(prod_like: RunResult) -> None:
+    tenants = prod_like.by_type(TENANT)
+    assert len(tenants) >= 2
+    for tenant in tenants:
+        assert (tenant.protect, tenant.retain_on_delete) == (True, True), tenant.urn
+
+
+def test_prod_like_stack_retains_namespace_and_tenants(prod_like: RunResult) -> None:
+    assert _retained(prod_like) == RETAINED | _research_tenants(prod_like)
+
+
+def test_components_themselves_are_not_protected(prod_like: RunResult) -> None:
+    # Protection sits on the resources that hold data, not on the component wrappers.
+    assert not [r.urn for r in prod_like.resources if not r.custom and (r.protect or r.retain_on_delete)]
+
+
+def test_dev_stack_protects_nothing(dev: RunResult) -> None:
+    assert read_stack_config("dev")["dossier:protectData"] is False
+    assert _protected(dev) == set()
+    assert _retained(dev) == set()
+
+
+def test_protect_data_false_lifts_protection_from_research_tenants_too(run_program) -> None:
+    result = run_program(protectData=False, tenants=[RESEARCH_GROUP])
+    assert _research_tenants(result)
+    assert _protected(result) == set()
+    assert _retained(result) == set()
