@@ -28,19 +28,8 @@ HEADER = (
 )
 
 
-#: The engine leaves the root stack out of a top-level resource's type chain; the SDK's
-#: mock monitor (under the stand-in) puts it in.
-_ROOT_PREFIX = "pulumi:pulumi:Stack$"
-
-
-def engine_urn(urn: str) -> str:
-    """``urn`` as the Pulumi engine writes it (``urn:pulumi:dev::dossier::<type>::<name>``)."""
-    head, _, rest = urn.partition("::dossier::")
-    return f"{head}::dossier::{rest.removeprefix(_ROOT_PREFIX)}" if rest else urn
-
-
 def current_urns(result: RunResult) -> list[str]:
-    return sorted(engine_urn(urn) for urn in result.urns)
+    return sorted(result.urns)
 
 
 def read_pin() -> list[str]:
@@ -87,10 +76,10 @@ def test_urns_are_unique_and_belong_to_the_dev_stack(dev: RunResult) -> None:
     assert all(urn.startswith("urn:pulumi:dev::dossier::") for urn in dev.urns)
 
 
-def test_pinned_urns_have_the_engine_form() -> None:
-    nested = "urn:pulumi:dev::dossier::pulumi:pulumi:Stack$dossier:postgresql:PostgreSQL::postgresql"
-    assert engine_urn(nested) == "urn:pulumi:dev::dossier::dossier:postgresql:PostgreSQL::postgresql"
-    assert not [urn for urn in read_pin() if _ROOT_PREFIX in urn]
+def test_urns_have_the_engine_form(dev: RunResult) -> None:
+    # The engine leaves the root stack out of a top-level resource's type chain.
+    assert "urn:pulumi:dev::dossier::dossier:postgresql:PostgreSQL::postgresql" in dev.urns
+    assert not [urn for urn in read_pin() + dev.urns if "pulumi:pulumi:Stack$" in urn]
 
 
 def test_pin_explains_how_to_keep_a_renamed_resource() -> None:
