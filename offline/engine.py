@@ -287,6 +287,12 @@ class EngineMocks(pulumi_mocks.Mocks):
         return {}, None
 
 
+#: The event loops the SDK opens in the worker threads that run monitor calls; ``run``
+#: closes them once those threads are joined (left to the garbage collector, each one
+#: complained on stderr when collected after its self-pipe socket).
+_WORKER_LOOPS: set[asyncio.AbstractEventLoop] = set()
+
+
 class EngineMonitor(pulumi_mocks.MockMonitor):
     """A MockMonitor that records options, applies secret outputs and refuses duplicate URNs."""
 
@@ -313,7 +319,9 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
                 raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
             self._seen.add(urn)
             self.order.append(urn)
-        pulumi_mocks._ensure_event_loop()
+        worker_loop = pulumi_mocks._ensure_event_loop()
+        with self._lock:
+            _WORKER_LOOPS.add(worker_loop)
         inputs = decode(request.object)
         args = pulumi_mocks.MockResourceArgs(
             typ=request.type,
@@ -417,14 +425,25 @@ def run(
 ) -> RunResult:
     """Run ``program`` with ``config`` (a stack file's ``config:`` map) against the stand-in."""
     # A fresh event loop per run: a run that failed while registrations were still in
-    # flight must not leak them into the next run. The old loop is left to the garbage
-    # collector, not closed: monitor calls still finishing in worker threads post to it.
+    # flight must not leak them into the next run.
     previous_loop = asyncio.get_event_loop_policy().get_event_loop()
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
         return _run_on_loop(config, stack=stack, preview=preview, program=program)
     finally:
-        asyncio.set_event_loop(previous_loop)
+        _close(loop)
+        asyncio.set_event_loop(previous_loop if not previous_loop.is_closed() else asyncio.new_event_loop())
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Finish the monitor calls still in worker threads, drop leftover tasks, free the loop's handles."""
+    loop.run_until_complete(loop.shutdown_default_executor())
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
 
 
 def _run_on_loop(config: Mapping[str, Any], *, stack: str, preview: bool, program: Path) -> RunResult:
