@@ -3,12 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
+# Kubernetes version the core objects are validated against (kubernetes-validate schemas).
+KUBERNETES_VERSION ?= 1.30.0
+BASE ?=
 
-.PHONY: test plan lint help
+.PHONY: test plan plan-diff base-given bench lint help
 
 help:
-	@echo "make plan [STACK=dev]   offline plan of a stack (no cluster, no Pulumi CLI)"
-	@echo "make test               linters and the test suite"
+	@echo "make plan [STACK=dev]             offline plan of a stack (no cluster, no Pulumi CLI): tree, checks, build/<stack>/"
+	@echo "make plan-diff BASE=<git ref>     the plan of BASE next to this tree's, as a unified diff of build/"
+	@echo "make bench                        plan time against the Pulumi SDK floor (dev stack, 1/100/1000 groups)"
+	@echo "make test                         linters and the test suite"
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,4 +29,14 @@ test: lint
 	$(PY) -m pytest
 
 plan: $(VENV)/.installed
-	$(PY) -m offline.plan --stack $(STACK)
+	$(PY) -m offline.plan --stack $(STACK) --kubernetes-version $(KUBERNETES_VERSION)
+
+base-given:
+	@test -n "$(BASE)" || { echo "usage: make plan-diff BASE=<git ref> [STACK=dev]" >&2; exit 2; }
+
+# Exit 0 whether or not the plans differ; non-zero if either plan fails.
+plan-diff: base-given $(VENV)/.installed
+	$(PY) -m offline.plandiff --base $(BASE) --stack $(STACK) --kubernetes-version $(KUBERNETES_VERSION)
+
+bench: $(VENV)/.installed
+	$(PY) -m offline.bench --stack $(STACK)

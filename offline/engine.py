@@ -444,6 +444,11 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.close()
+    # The worker threads are joined: close the loops they opened (see _WORKER_LOOPS).
+    while _WORKER_LOOPS:
+        worker_loop = _WORKER_LOOPS.pop()
+        if not worker_loop.is_running():
+            worker_loop.close()
 
 
 def _run_on_loop(config: Mapping[str, Any], *, stack: str, preview: bool, program: Path) -> RunResult:

@@ -1,0 +1,227 @@
+"""Offline plan: what ``pulumi up`` would create, shown, checked and written to ``build/<stack>/``.
+
+Runs the real ``__main__.py`` against the engine stand-in (``offline/engine.py``),
+in preview mode by default, then:
+
+- prints the resource tree grouped by component, the stack outputs (secrets as
+  ``[secret]``, unknowns as ``(known after apply)``) and a summary line;
+- writes one YAML manifest per Kubernetes object, each Helm release and its
+  values, the Keycloak objects, every resource's options, ``outputs.json`` and
+  the dependency graph (``graph.mmd``, ``graph.dot``). No secret value reaches
+  a file: every secret leaf becomes ``[secret]``, and the written files are
+  scanned for every secret value the run saw. The files are deterministic;
+- validates what it renders (``offline/validate.py``) and exits 1 with the list
+  of problems, each naming the resource and the field; a config error exits 2
+  with its message only.
+
+The pure parts live in ``offline/render.py`` (redaction, files),
+``offline/graph.py`` (Mermaid, DOT) and ``offline/checks.py`` (validation);
+they take a ``RunResult`` and need no Pulumi run.
+
+Usage: ``python -m offline.plan --stack dev [--out build] [--kubernetes-version 1.30.0]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from kubernetes_validate import utils as kubernetes_validate_utils
+
+from offline import validate
+from offline.checks import Validation, validate_resources
+from offline.engine import ROOT, Registration, RunResult, run
+from offline.graph import short_type
+from offline.render import (
+    NODE_PATCH_TYPE,
+    RELEASE_TYPE,
+    SECRET_MARKER,
+    UNKNOWN_MARKER,
+    is_keycloak,
+    is_kubernetes_object,
+    leaked,
+    redact,
+    render_files,
+    sealed_count,
+    secret_values,
+    write_files,
+)
+
+# --- console -------------------------------------------------------------------------
+
+
+def settings_of(registration: Registration) -> str:
+    """The settings that matter for a reviewer, on one line."""
+    inputs = redact(registration.inputs)
+    parts: list[str] = []
+    if registration.type == RELEASE_TYPE:
+        repo = (inputs.get("repositoryOpts") or {}).get("repo")
+        parts += [f"chart={inputs.get('chart')}", f"version={inputs.get('version')}"]
+        parts += [f"repo={repo}"] if repo else []
+        parts += [f"release={inputs.get('name')}", f"namespace={inputs.get('namespace')}"]
+    elif is_kubernetes_object(registration):
+        metadata = inputs.get("metadata") or {}
+        spec = inputs.get("spec") or {}
+        name = metadata.get("name")
+        parts.append(f"{metadata['namespace']}/{name}" if metadata.get("namespace") else str(name))
+        if registration.type == NODE_PATCH_TYPE:
+            parts += [f"{k}={v}" for k, v in sorted((metadata.get("labels") or {}).items())]
+        hosts = [h for h in [(spec.get("virtualhost") or {}).get("fqdn"), *(spec.get("dnsNames") or [])] if h]
+        parts += [f"hosts={','.join(sorted(set(map(str, hosts))))}"] if hosts else []
+        quota = (spec.get("namespaceOptions") or {}).get("quota")
+        parts += [f"namespaceQuota={quota}"] if quota is not None else []
+    elif is_keycloak(registration):
+        for key in ("realmId", "clientId", "name", "rootUrl", "claimName"):
+            if key in inputs:
+                parts.append(f"{key}={inputs[key]}")
+    elif "length" in inputs:
+        parts.append(f"length={inputs['length']}")
+    parts += [flag for flag, on in (("[protect]", registration.protect), ("[retain]", registration.retain_on_delete))
+              if on]
+    return " ".join(parts)
+
+
+def tree_lines(result: RunResult) -> list[str]:
+    """The resource tree, grouped by component, children sorted by name."""
+    children: dict[str, list[Registration]] = {}
+    urns = {r.urn for r in result.resources}
+    for registration in result.resources:
+        parent = registration.parent if registration.parent in urns else ""
+        children.setdefault(parent, []).append(registration)
+    lines = [f"stack {result.stack}{' (preview)' if result.preview else ''}"]
+
+    def walk(parent: str, indent: str) -> None:
+        items = sorted(children.get(parent, []), key=lambda r: (r.custom, r.name))
+        for index, registration in enumerate(items):
+            last = index == len(items) - 1
+            kind = short_type(registration.type)
+            label = f"{kind} {registration.name}"
+            detail = settings_of(registration) if registration.custom else f"({registration.type})"
+            lines.append(f"{indent}{'└─ ' if last else '├─ '}{label}  {detail}".rstrip())
+            walk(registration.urn, indent + ("   " if last else "│  "))
+
+    walk("", "")
+    return lines
+
+
+def output_lines(result: RunResult) -> list[str]:
+    lines = ["outputs:"]
+    for name, out in sorted(result.outputs.items()):
+        shown = SECRET_MARKER if out.secret else json.dumps(redact(out.value), sort_keys=True) if out.known else (
+            UNKNOWN_MARKER)
+        lines.append(f"  {name}: {shown}")
+    return lines
+
+
+def summary_line(result: RunResult, report: Validation) -> str:
+    kinds = Counter(short_type(r.type) for r in result.resources if r.custom)
+    components = sum(1 for r in result.resources if not r.custom)
+    per_kind = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    return (
+        f"{sum(kinds.values())} resources ({per_kind}) in {components} components; "
+        f"{sealed_count(result)} secrets sealed; {report.checks} checks passed"
+        if not report.problems
+        else f"{sum(kinds.values())} resources; {len(report.problems)} problem(s) in {report.checks} checks"
+    )
+
+
+# --- entry points ----------------------------------------------------------------------
+
+
+@dataclass
+class PlanReport:
+    result: RunResult
+    files: dict[str, str]
+    validation: Validation
+    out_dir: Path
+
+    @property
+    def ok(self) -> bool:
+        return not self.validation.problems
+
+
+def supported_kubernetes_versions() -> list[str]:
+    """The Kubernetes minor versions kubernetes-validate has schemas for (``1.30``, ...)."""
+    versions = {kubernetes_validate_utils.major_minor(v) for v in kubernetes_validate_utils.all_versions()}
+    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+class UsageError(Exception):
+    """A command-line mistake (exit 2, like a config error)."""
+
+
+def read_config(root: Path, stack: str) -> dict[str, Any]:
+    document = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()) or {}
+    return dict(document.get("config") or {})
+
+
+def plan(
+    stack: str = "dev",
+    *,
+    out: Path = Path("build"),
+    kubernetes_version: str = validate.DEFAULT_KUBERNETES_VERSION,
+    preview: bool = True,
+    root: Path = ROOT,
+    overrides: Mapping[str, Any] | None = None,
+) -> PlanReport:
+    """Run, render, write ``out/<stack>/`` and validate; raises the program's ``ConfigError``."""
+    supported = supported_kubernetes_versions()
+    if kubernetes_validate_utils.major_minor(kubernetes_version) not in supported:
+        raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
+    if not (root / f"Pulumi.{stack}.yaml").is_file():
+        raise UsageError(f"no stack file Pulumi.{stack}.yaml in {root}")
+    config = read_config(root, stack)
+    config.update(overrides or {})
+    result = run(config, stack=stack, preview=preview, program=root / "__main__.py")
+    files = render_files(result)
+    out_dir = out / stack
+    write_files(files, out_dir)
+    report = validate_resources(result, kubernetes_version)
+    report.problems += leaked(files, secret_values(result))
+    report.checks += 1
+    return PlanReport(result, files, report, out_dir)
+
+
+def print_report(report: PlanReport, stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    for line in [*tree_lines(report.result), "", *output_lines(report.result), ""]:
+        print(line, file=stream)
+    for note in report.validation.notes:
+        print(f"note: {note}", file=stream)
+    print(f"wrote {len(report.files)} files to {report.out_dir}/", file=stream)
+    if report.validation.problems:
+        print(f"plan failed: {len(report.validation.problems)} problem(s):", file=stream)
+        for problem in report.validation.problems:
+            print(f"  - {problem}", file=stream)
+    print(summary_line(report.result, report.validation), file=stream)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline.plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--out", type=Path, default=Path("build"), help="output root (writes <out>/<stack>/)")
+    parser.add_argument("--kubernetes-version", default=validate.DEFAULT_KUBERNETES_VERSION)
+    parser.add_argument("--no-preview", dest="preview", action="store_false",
+                        help="let the stand-in generate values a provider would compute (still redacted)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="project tree to plan (another checkout)")
+    args = parser.parse_args(argv)
+    try:
+        report = plan(args.stack, out=args.out, kubernetes_version=args.kubernetes_version, preview=args.preview,
+                      root=args.root.resolve())
+    except (pulumi.RunError, UsageError) as exc:  # ConfigError: the message lists every problem
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_report(report)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
