@@ -146,6 +146,7 @@ def test_limit_ranges_have_the_shape_the_spawner_reads(spec: dict[str, Any]) -> 
 def test_limits_of_one_resource_only_render_that_resource(run_program) -> None:
     group = _group("cpu-only")
     group["limits"] = {"cpu": GENOMICS["limits"]["cpu"]}
+    group["resourceQuota"] = {"cpu": "64", "storage": "1Ti"}
     spec = _tenants(run_program(tenants=[group]))["cpu-only"].inputs["spec"]
     (entry,) = spec["limitRanges"]["items"][0]["limits"]
     assert {bound: set(entry[bound]) for bound in ("default", "defaultRequest", "min", "max")} == {
@@ -322,10 +323,8 @@ def test_hundred_groups_in_one_pass(run_program) -> None:
 # Dossier's spawner parses limit-range quantities itself: cpu as int(v) or int(v[:-1]) / 1000
 # for "...m"; memory as an integer with one of m, k, M, G, T, P, E, Mi, Gi, Ti, Pi, Ei. A
 # fraction ("1.5Gi"), "Ki" or an exponent ("1e9") is valid Kubernetes but breaks its form.
-NEEDS_CONFIG = pytest.mark.xfail(strict=True, reason="needs a check in components/config.py (issue 7 report)")
 
 
-@NEEDS_CONFIG
 @pytest.mark.parametrize(
     ("resource", "value"), [("cpu", "1.5"), ("cpu", "2k"), ("memory", "1.5Gi"), ("memory", "512Ki"), ("memory", "1e9")]
 )
@@ -335,7 +334,6 @@ def test_limits_the_spawner_cannot_parse_are_a_config_error(run_program, resourc
     assert f"dossier:tenants[0].limits.{resource}.max" in _config_error(run_program, tenants=[group])
 
 
-@NEEDS_CONFIG
 def test_a_quota_on_cpu_without_cpu_limits_is_a_config_error(run_program) -> None:
     # A ResourceQuota on limits.cpu rejects every pod without a CPU limit; only the
     # LimitRange default gives notebooks one.
@@ -344,7 +342,6 @@ def test_a_quota_on_cpu_without_cpu_limits_is_a_config_error(run_program) -> Non
     assert "dossier:tenants[0].limits" in _config_error(run_program, tenants=[group])
 
 
-@NEEDS_CONFIG
 def test_a_group_named_like_an_admin_role_is_a_config_error(run_program) -> None:
     # Both would be client role "admin" of the same client: Keycloak refuses the second.
     assert "dossier:tenants[0].name" in _config_error(run_program, tenants=[_group("admin")])
