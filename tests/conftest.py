@@ -26,6 +26,12 @@ def dev() -> RunResult:
     return _run("dev")
 
 
+@pytest.fixture(scope="session")
+def prod() -> RunResult:
+    """One run of the production-shaped example stack (protection on, a research group)."""
+    return _run("prod")
+
+
 @pytest.fixture
 def run_program():
     """Run the program with the dev stack plus overrides: ``run_program(tenants=[...])``."""

@@ -10,11 +10,7 @@ from the program never cascades into users' namespaces. The dev stack
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from offline.engine import RunResult, read_stack_config, run, stack_file
+from offline.engine import RunResult, read_stack_config, run
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 TENANT = "kubernetes:capsule.clastix.io/v1beta2:Tenant"
@@ -39,23 +35,6 @@ PROTECTED = {
 RETAINED = {(NAMESPACE, "namespace"), (TENANT, "tenant-tenant")}
 
 
-def _prod_like_config() -> dict[str, Any]:
-    """``Pulumi.prod.yaml`` when it exists, else the dev config made production-shaped."""
-    if stack_file("prod").exists():
-        config = read_stack_config("prod")
-    else:
-        config = read_stack_config("dev")
-        config.pop("dossier:protectData", None)  # the default must be the safe one
-    if not config.get("dossier:tenants"):
-        config["dossier:tenants"] = [RESEARCH_GROUP]
-    return config
-
-
-@pytest.fixture(scope="module")
-def prod_like() -> RunResult:
-    return run(_prod_like_config(), stack="prod")
-
-
 def _research_tenants(result: RunResult) -> set[tuple[str, str]]:
     return {(TENANT, r.name) for r in result.by_type(TENANT) if r.name.startswith("research-")}
 
@@ -75,28 +54,28 @@ def test_protect_data_defaults_to_true() -> None:
     assert _protected(run(config, stack="prod")) >= PROTECTED
 
 
-def test_prod_like_stack_protects_exactly_the_data_bearing_resources(prod_like: RunResult) -> None:
-    research = _research_tenants(prod_like)
+def test_prod_stack_protects_exactly_the_data_bearing_resources(prod: RunResult) -> None:
+    research = _research_tenants(prod)
     assert research, "the prod-like config has a research group, so its tenant must be checked too"
     expected = PROTECTED | research
-    actual = _protected(prod_like)
+    actual = _protected(prod)
     assert actual == expected, f"missing: {sorted(expected - actual)}; unexpected: {sorted(actual - expected)}"
 
 
-def test_every_capsule_tenant_is_protected_and_retained(prod_like: RunResult) -> None:
-    tenants = prod_like.by_type(TENANT)
+def test_every_capsule_tenant_is_protected_and_retained(prod: RunResult) -> None:
+    tenants = prod.by_type(TENANT)
     assert len(tenants) >= 2
     for tenant in tenants:
         assert (tenant.protect, tenant.retain_on_delete) == (True, True), tenant.urn
 
 
-def test_prod_like_stack_retains_namespace_and_tenants(prod_like: RunResult) -> None:
-    assert _retained(prod_like) == RETAINED | _research_tenants(prod_like)
+def test_prod_stack_retains_namespace_and_tenants(prod: RunResult) -> None:
+    assert _retained(prod) == RETAINED | _research_tenants(prod)
 
 
-def test_components_themselves_are_not_protected(prod_like: RunResult) -> None:
+def test_components_themselves_are_not_protected(prod: RunResult) -> None:
     # Protection sits on the resources that hold data, not on the component wrappers.
-    assert not [r.urn for r in prod_like.resources if not r.custom and (r.protect or r.retain_on_delete)]
+    assert not [r.urn for r in prod.resources if not r.custom and (r.protect or r.retain_on_delete)]
 
 
 def test_dev_stack_protects_nothing(dev: RunResult) -> None:
