@@ -1,0 +1,366 @@
+"""The model of the whole ``dossier:`` config namespace: one pydantic class per section.
+
+Every level forbids unknown keys; cross-checks name the entry they are about
+(``dossier:tenants[1].name``) through ``FieldProblemsError``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from components.config_types import (
+    SPAWNER_QUANTITY,
+    ChartRepository,
+    Cidr,
+    ClassPath,
+    DnsLabel,
+    DnsSubdomain,
+    Duration,
+    ExactVersion,
+    FieldProblemsError,
+    Fqdn,
+    HttpsUrl,
+    Identifier,
+    ImageName,
+    ImageTag,
+    LabelKey,
+    LabelValue,
+    Model,
+    NodeName,
+    NonNegativeInt,
+    PgIdentifier,
+    Policy,
+    PositiveInt,
+    PositiveQuantity,
+    Problem,
+    RealmName,
+    Registry,
+    duplicates,
+    not_reserved_user,
+    quantity_value,
+)
+
+
+class KeycloakConfig(Model):
+    """``dossier:keycloak``."""
+
+    url: HttpsUrl = Field(
+        description="Keycloak base URL (https, no path below the base; include /auth for Keycloak < 17; "
+        "a trailing slash is dropped)."
+    )
+    realm: RealmName = Field(
+        "dossier", description="Realm of the hub's client. Do not change after the first deploy."
+    )
+    clientId: Identifier = Field(
+        "jupyter", description="OpenID client id of the hub. Do not change after the first deploy."
+    )
+    adminRoles: list[Identifier] = Field(
+        default_factory=lambda: ["admin"],
+        description="Client roles whose members are JupyterHub admins (admin_groups); unique, "
+        "and no research group may share a name with one.",
+    )
+
+    @field_validator("adminRoles")
+    @classmethod
+    def _unique_roles(cls, roles: list[str]) -> list[str]:
+        # Each is one client role in Keycloak: a second one with the same name is a conflict.
+        problems: list[Problem] = [
+            ((i,), "role listed twice", roles[i]) for i in duplicates(roles)
+        ]
+        if problems:
+            raise FieldProblemsError(problems)
+        return roles
+
+
+class PostgresImage(Model):
+    """``dossier:postgresql.image``."""
+
+    registry: Registry = Field("docker.io", description="Image registry of PostgreSQL.")
+    # bitnami moved its versioned images to bitnamilegacy in 2025 (bitnami/charts#35164).
+    repository: ImageName = Field(
+        "bitnamilegacy/postgresql",
+        description="Image repository (bitnami/ no longer serves the tag chart 12.2.1 pins).",
+    )
+    tag: ImageTag = Field("15.2.0-debian-11-r2", description="Image tag (the chart 12.2.1 default).")
+
+
+class PostgresConfig(Model):
+    """``dossier:postgresql``."""
+
+    chartRepository: ChartRepository = Field(
+        "oci://registry-1.docker.io/bitnamicharts",
+        description="Chart location (OCI: the https index no longer keeps 12.x).",
+    )
+    chartVersion: ExactVersion = Field("12.2.1", description="bitnami/postgresql chart version.")
+    architecture: Literal["replication", "standalone"] = Field("replication", description="Chart architecture.")
+    readReplicas: NonNegativeInt = Field(1, description="Read replicas (architecture replication only).")
+    size: PositiveQuantity = Field("20Gi", description="Persistent volume size of each PostgreSQL pod.")
+    storageClass: DnsSubdomain | None = Field(None, description="Storage class (cluster default when unset).")
+    database: PgIdentifier = Field("jhub", description="Hub database. Do not change after the first deploy.")
+    username: Annotated[PgIdentifier, AfterValidator(not_reserved_user)] = Field(
+        "jhub", description="Hub database user. Do not change after the first deploy."
+    )
+    image: PostgresImage = Field(default_factory=PostgresImage, description="PostgreSQL image.")
+
+    @model_validator(mode="after")
+    def _replicas_need_replication(self) -> PostgresConfig:
+        if self.architecture == "standalone" and self.readReplicas > 0 and "readReplicas" in self.model_fields_set:
+            problem = (("readReplicas",), "read replicas need architecture: replication", self.readReplicas)
+            raise FieldProblemsError([problem])
+        return self
+
+
+class HubImage(Model):
+    """``dossier:jupyterhub.image``."""
+
+    name: ImageName = Field("docker.io/alphaunito/dossier", description="Hub image (Dossier).")
+    tag: ImageTag = Field("0.0.1-alpha", description="Hub image tag (pinned; built on k8s-hub 2.0.0).")
+
+
+class SingleuserConfig(Model):
+    """``dossier:jupyterhub.singleuser``."""
+
+    storageClass: DnsSubdomain | None = Field(None, description="Storage class of users' volumes.")
+    startTimeout: PositiveInt = Field(300, description="Seconds a notebook may take to start.")
+
+
+class JupyterHubConfig(Model):
+    """``dossier:jupyterhub``."""
+
+    chartRepository: ChartRepository = Field(
+        "https://hub.jupyter.org/helm-chart/", description="z2jh chart repository."
+    )
+    chartVersion: ExactVersion = Field("2.0.0", description="jupyterhub/jupyterhub chart version.")
+    image: HubImage = Field(default_factory=HubImage, description="Hub image.")
+    spawnerClass: ClassPath = Field(
+        "dossier.spawners.kubespawner.DossierKubeSpawner",
+        description="Spawner class in the hub image (images built from Dossier's master: "
+        "dossier.spawners.kubernetes.DossierKubeSpawner).",
+    )
+    singleuser: SingleuserConfig = Field(default_factory=SingleuserConfig, description="Users' notebook servers.")
+
+
+class TenantConfig(Model):
+    """``dossier:tenant``: the hub's own Capsule tenant."""
+
+    name: DnsLabel = Field("jhub", description="Capsule Tenant name. Do not change after the first deploy.")
+    namespaceQuota: PositiveInt = Field(100, description="Namespaces the tenant may hold.")
+    egressExcept: list[Cidr] = Field(
+        default_factory=list,
+        description="IPv4/IPv6 networks users' notebooks may not reach (internet egress except these).",
+    )
+
+
+class IngressConfig(Model):
+    """``dossier:ingress``."""
+
+    clusterIssuer: DnsSubdomain = Field("letsencrypt-cluster-issuer", description="cert-manager ClusterIssuer.")
+    controllerNamespace: DnsLabel = Field("projectcontour", description="Namespace of Contour's Envoy.")
+    responseTimeout: Duration = Field("650s", description="HTTPProxy route response timeout.")
+    idleTimeout: Duration = Field("1h", description="HTTPProxy route idle timeout (idle kernel websockets).")
+
+
+class NodesConfig(Model):
+    """``dossier:nodes``."""
+
+    user: list[NodeName] = Field(default_factory=list, description="Nodes labelled node-purpose=user.")
+    core: list[NodeName] = Field(default_factory=list, description="Nodes labelled node-purpose=core.")
+
+    @model_validator(mode="after")
+    def _one_purpose_each(self) -> NodesConfig:
+        problems: list[Problem] = []
+        for pool in ("user", "core"):
+            names = getattr(self, pool)
+            problems += [((pool, i), "node listed twice", names[i]) for i in duplicates(names)]
+        problems += [
+            (("core", i), "node is in both user and core; a node has one purpose", node)
+            for i, node in enumerate(self.core)
+            if node in self.user
+        ]
+        if problems:
+            raise FieldProblemsError(problems)
+        return self
+
+
+class ResourceBounds(Model):
+    """Limit range of one resource (cpu or memory) of a research tenant's containers."""
+
+    default: PositiveQuantity = Field(description="Default limit.")
+    defaultRequest: PositiveQuantity = Field(description="Default request.")
+    min: PositiveQuantity = Field(description="Smallest request or limit.")
+    max: PositiveQuantity = Field(description="Largest request or limit.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ResourceBounds:
+        # LimitRange admission requires min <= defaultRequest <= default <= max.
+        order = ("min", "defaultRequest", "default", "max")
+        problems: list[Problem] = []
+        for low, high in itertools.pairwise(order):
+            if quantity_value(getattr(self, low)) > quantity_value(getattr(self, high)):
+                problems.append(((high,), f"expected at least {low} ({getattr(self, low)})", getattr(self, high)))
+        if problems:
+            raise FieldProblemsError(problems)
+        return self
+
+
+class ContainerLimits(Model):
+    """Container limit ranges of a research tenant (what Dossier's resource form offers)."""
+
+    cpu: ResourceBounds | None = Field(
+        None, description="CPU bounds: whole cores or millicores (`2`, `500m`), as Dossier's form reads them."
+    )
+    memory: ResourceBounds | None = Field(
+        None, description="Memory bounds: a whole number with an optional unit (`256Mi`, `2Gi`, `32G`; no `Ki`)."
+    )
+
+    # Dossier's spawner parses these quantities itself (dossier/spawners/kubespawner.py,
+    # _get_resource_amount): cpu as int(v) or int(v[:-1]) / 1000 for "...m"; memory as an
+    # integer with one of m, k, M, G, T, P, E, Mi, Gi, Ti, Pi, Ei. Fractions, "Ki" and
+    # exponents are valid Kubernetes quantities but break its resource form.
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _spawner_can_parse(cls, bounds: ResourceBounds | None, info: ValidationInfo) -> ResourceBounds | None:
+        if bounds is None:
+            return bounds
+        pattern, expected = SPAWNER_QUANTITY[str(info.field_name)]
+        problems: list[Problem] = [
+            ((name,), f"expected {expected} (Dossier's spawner reads no other form)", getattr(bounds, name))
+            for name in ResourceBounds.model_fields
+            if not pattern.match(getattr(bounds, name))
+        ]
+        if problems:
+            raise FieldProblemsError(problems)
+        return bounds
+
+
+class ResourceQuota(Model):
+    """Totals over a research tenant's namespaces."""
+
+    cpu: PositiveQuantity | None = Field(None, description="CPU limits in total.")
+    memory: PositiveQuantity | None = Field(None, description="Memory limits in total.")
+    storage: PositiveQuantity | None = Field(None, description="Requested storage in total.")
+
+
+class Owner(Model):
+    """An extra owner of a research tenant."""
+
+    kind: Literal["User", "Group", "ServiceAccount"] = Field(description="Owner kind.")
+    name: Identifier = Field(description="User, group or service account name.")
+
+
+class ResearchTenant(Model):
+    """One entry of ``dossier:tenants``: a research group."""
+
+    name: DnsLabel = Field(description="Client role and Capsule Tenant name (unique).")
+    namespaceQuota: PositiveInt = Field(5, description="Namespaces the group may hold.")
+    nodeSelector: dict[LabelKey, LabelValue] | None = Field(None, description="Node pool of the group's pods.")
+    resourceQuota: ResourceQuota | None = Field(None, description="Capsule spec.resourceQuotas.")
+    limits: ContainerLimits | None = Field(None, description="Capsule spec.limitRanges.")
+    imagePolicy: Policy = Field("fixed", description="Dossier image policy annotation.")
+    resourcePolicy: Policy = Field("fixed", description="Dossier resource policy annotation.")
+    owners: list[Owner] = Field(default_factory=list, description="Extra owners besides the hub.")
+
+    @model_validator(mode="after")
+    def _quota_needs_limits(self) -> ResearchTenant:
+        # A ResourceQuota on limits.cpu/limits.memory rejects every pod without that limit;
+        # only the limit range's default gives notebooks one.
+        problems: list[Problem] = []
+        for resource in ("cpu", "memory"):
+            quota = getattr(self.resourceQuota, resource, None) if self.resourceQuota else None
+            if quota is not None and (self.limits is None or getattr(self.limits, resource) is None):
+                problems.append(
+                    (("limits", resource), f"required when resourceQuota.{resource} is set (pods need a limit)", None)
+                )
+        if problems:
+            raise FieldProblemsError(problems)
+        return self
+
+
+class SpawnerConfig(Model):
+    """One entry of ``dossier:spawners``: a remote spawner."""
+
+    name: DnsSubdomain = Field(description="Spawner object name (unique).")
+    class_: ClassPath = Field(alias="class", description="Spawner class (Python class path).")
+    properties: dict[StrictStr, Any] = Field(default_factory=dict, description="Spawner properties.")
+    parameters: dict[StrictStr, Any] = Field(default_factory=dict, description="Spawner parameters.")
+    tenants: list[DnsLabel] = Field(
+        default_factory=list, description="Tenants allowed to use it (in dossier:tenants, or the hub's)."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StackConfig(Model):
+    """The whole ``dossier:`` namespace."""
+
+    fqdn: Fqdn = Field(description="Public DNS name of the hub, e.g. hub.example.org.")
+    namespace: DnsLabel = Field("jhub", description="Namespace of the hub. Do not change after the first deploy.")
+    keycloak: KeycloakConfig = Field(description="The hub's Keycloak client.")
+    postgresql: PostgresConfig = Field(default_factory=PostgresConfig, description="The hub's database.")
+    jupyterhub: JupyterHubConfig = Field(default_factory=JupyterHubConfig, description="The hub.")
+    tenant: TenantConfig = Field(default_factory=TenantConfig, description="The hub's own Capsule tenant.")
+    ingress: IngressConfig = Field(default_factory=IngressConfig, description="Certificate and HTTPProxy.")
+    nodes: NodesConfig = Field(default_factory=NodesConfig, description="Node pools (hub.jupyter.org/node-purpose).")
+    protectData: StrictBool = Field(True, description="Protect data-bearing resources against deletion.")
+    tenants: list[ResearchTenant] = Field(default_factory=list, description="Research-group tenants.")
+    spawners: list[SpawnerConfig] = Field(default_factory=list, description="Remote spawners.")
+
+    # Field validators run in field order and see the fields validated before them in
+    # ``info.data``; each check runs when what it compares against is valid.
+    @field_validator("tenants")
+    @classmethod
+    def _unique_tenants(cls, tenants: list[ResearchTenant], info: ValidationInfo) -> list[ResearchTenant]:
+        names = [t.name for t in tenants]
+        problems: list[Problem] = [
+            ((i, "name"), "tenant listed twice", names[i]) for i in duplicates(names)
+        ]
+        keycloak = info.data.get("keycloak")
+        if isinstance(keycloak, KeycloakConfig):
+            # A group's client role would be a second role of the same name on the hub's client.
+            problems += [
+                ((i, "name"), "is also an admin role (dossier:keycloak.adminRoles); client roles are unique", name)
+                for i, name in enumerate(names)
+                if name in keycloak.adminRoles
+            ]
+        hub = info.data.get("tenant")
+        if isinstance(hub, TenantConfig):
+            problems += [
+                ((i, "name"), f"is the hub's own tenant (dossier:tenant.name = {hub.name!r})", name)
+                for i, name in enumerate(names)
+                if name == hub.name
+            ]
+        if problems:
+            raise FieldProblemsError(problems)
+        return tenants
+
+    @field_validator("spawners")
+    @classmethod
+    def _known_spawner_tenants(cls, spawners: list[SpawnerConfig], info: ValidationInfo) -> list[SpawnerConfig]:
+        names = [s.name for s in spawners]
+        problems: list[Problem] = [
+            ((i, "name"), "spawner listed twice", names[i]) for i in duplicates(names)
+        ]
+        hub, groups = info.data.get("tenant"), info.data.get("tenants")
+        if isinstance(hub, TenantConfig) and isinstance(groups, list):
+            known = {hub.name, *(g.name for g in groups)}
+            for i, spawner in enumerate(spawners):
+                problems += [
+                    ((i, "tenants", j), f"unknown tenant: not in dossier:tenants nor {hub.name!r}", tenant)
+                    for j, tenant in enumerate(spawner.tenants)
+                    if tenant not in known
+                ]
+        if problems:
+            raise FieldProblemsError(problems)
+        return spawners
