@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import jsonschema
-from kubernetes_validate import utils as kubernetes_validate_utils
 
 from offline import validate
 from offline.engine import RunResult
@@ -58,19 +56,8 @@ def _against_schema(obj: dict[str, Any], schema: Any) -> list[str]:
     return sorted(validate._format(name, e) for e in errors)
 
 
-def _cache_kubernetes_schemas() -> None:
-    """Make kubernetes-validate read each schema file once per process.
-
-    It parses the 1-2 MB ``_definitions.json`` again for every object (about 10 ms
-    each); the files are package data and only read, so memoising is safe.
-    """
-    if not hasattr(kubernetes_validate_utils.schema_contents, "cache_info"):
-        kubernetes_validate_utils.schema_contents = cache(kubernetes_validate_utils.schema_contents)
-
-
 def validate_resources(result: RunResult, kubernetes_version: str, upstream: bool | None = None) -> Validation:
     """Check every rendered object; problems name the resource and the field."""
-    _cache_kubernetes_schemas()
     upstream = validate.upstream_available() if upstream is None else upstream
     report = Validation()
     stack_crds = _stack_crds(result)

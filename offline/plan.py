@@ -29,6 +29,7 @@ import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -150,16 +151,26 @@ class PlanReport:
 
 def supported_kubernetes_versions() -> list[str]:
     """The Kubernetes minor versions kubernetes-validate has schemas for (``1.30``, ...)."""
+    return list(_supported_kubernetes_versions())
+
+
+@cache
+def _supported_kubernetes_versions() -> tuple[str, ...]:
+    # Package data: listed once per process.
     versions = {kubernetes_validate_utils.major_minor(v) for v in kubernetes_validate_utils.all_versions()}
-    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return tuple(sorted(versions, key=lambda v: tuple(int(p) for p in v.split("."))))
 
 
 class UsageError(Exception):
     """A command-line mistake (exit 2, like a config error)."""
 
 
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_config(root: Path, stack: str) -> dict[str, Any]:
-    document = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()) or {}
+    # libyaml when PyYAML has it (safe loading either way; the pure-Python parser takes ~1 ms here).
+    document = yaml.load((root / f"Pulumi.{stack}.yaml").read_text(), Loader=_YAML_LOADER) or {}
     return dict(document.get("config") or {})
 
 

@@ -11,6 +11,7 @@ byte-identical and a pull request can diff them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -284,10 +285,35 @@ def leaked(files: Mapping[str, str], secrets: Iterable[str]) -> list[str]:
 
 
 def write_files(files: Mapping[str, str], out_dir: Path) -> None:
-    """Replace ``out_dir`` by exactly ``files``."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
+    """Replace ``out_dir`` by exactly ``files``.
+
+    Every file already there is removed; the folders the new files go in are kept
+    (removing and making them again is a third of the cost), every other entry goes.
+    """
+    folders = {out_dir}
+    for relative in files:
+        folders.update((out_dir / relative).parents)
+    if out_dir.is_dir() and not out_dir.is_symlink():
+        _empty(out_dir, folders)
+    elif out_dir.exists() or out_dir.is_symlink():
+        out_dir.unlink()
+    made: set[Path] = set()
     for relative, text in files.items():
         path = out_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
         path.write_text(text, encoding="utf-8")
+
+
+def _empty(folder: Path, keep: set[Path]) -> None:
+    """Remove every file under ``folder`` and every folder not in ``keep``."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            path = folder / entry.name
+            if not entry.is_dir(follow_symlinks=False):
+                path.unlink()
+            elif path in keep:
+                _empty(path, keep)
+            else:
+                shutil.rmtree(path)

@@ -14,17 +14,18 @@ Every function returns a list of readable problems (empty when valid).
 
 from __future__ import annotations
 
-import copy
 import json
 import os
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import kubernetes_validate
+import referencing
 import yaml
+from kubernetes_validate import utils as kubernetes_validate_utils
 
 from offline.engine import ROOT
 
@@ -90,7 +91,8 @@ def _closed(schema: Any) -> Any:
 
 @cache
 def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    schema = _closed(copy.deepcopy(_load(CRD_SCHEMAS[(api_version, kind)])))
+    # _closed copies every map and list, so the cached schema is never changed (no deepcopy needed).
+    schema = _closed(_load(CRD_SCHEMAS[(api_version, kind)]))
     # metadata is validated by the API server, not by the CRD schema.
     schema.setdefault("properties", {})["metadata"] = {"type": "object"}
     # OpenAPI v3.0 (Kubernetes structural) schemas: boolean exclusiveMaximum is draft-04.
@@ -112,17 +114,56 @@ def validate_custom_resource(obj: dict[str, Any]) -> list[str]:
 # --- core Kubernetes objects ----------------------------------------------------
 
 
+@cache
+def _kubernetes_schema_dir(major_minor: str) -> str:
+    """kubernetes-validate's strict schemas for a Kubernetes minor version (package data: looked up once).
+
+    Chosen as ``kubernetes_validate.validate`` chooses them: the newest schema
+    version not newer than the one asked for.
+    """
+    versions = kubernetes_validate_utils.all_versions()
+    if major_minor > versions[-1]:
+        raise kubernetes_validate_utils.VersionNotSupportedError(version=major_minor)
+    version = [v for v in versions if kubernetes_validate_utils.major_minor(v) <= major_minor][-1]
+    return f"v{version}-local-strict"
+
+
+@cache
+def _kubernetes_schema(name: str) -> Any:
+    """One of kubernetes-validate's schema files (package data: read once)."""
+    return kubernetes_validate_utils.schema_contents(f"kubernetes-json-schema/{name}", name.split("/")[0])
+
+
+@cache
+def _kubernetes_validator(schema_dir: str, kind: str, api_version: str) -> jsonschema.protocols.Validator:
+    """The validator ``kubernetes_validate.validate`` builds for one kind, built once per process.
+
+    kubernetes-validate looks the version up, reads the schema and its 1-2 MB
+    ``_definitions.json`` and builds the registry and the validator for every
+    object; here the same files, registry and validator class serve them all.
+    """
+    schema = _kubernetes_schema(f"{schema_dir}/{kind}-{api_version}.json")
+    definitions = _kubernetes_schema(f"{schema_dir}/_definitions.json")
+    registry: referencing.Registry[Any] = referencing.Resource.from_contents(schema) @ referencing.Registry()
+    registry = referencing.Resource.from_contents(definitions) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
 def validate_kubernetes(obj: dict[str, Any], version: str = DEFAULT_KUBERNETES_VERSION) -> list[str]:
-    """Problems of a core Kubernetes object (kubernetes-validate, strict)."""
+    """Problems of a core Kubernetes object (kubernetes-validate's strict schemas, its first error)."""
     name = f"{obj.get('kind', '?')} {(obj.get('metadata') or {}).get('name', '?')}"
+    # The schema file as kubernetes-validate names it: rbac.authorization.k8s.io/v1 -> rbac-v1.
+    api_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", obj["apiVersion"])
+    schema_dir = _kubernetes_schema_dir(kubernetes_validate_utils.major_minor(version.removeprefix("v")))
     try:
-        kubernetes_validate.validate(obj, version, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
-        return [f"{name}{where}: {exc.message}"]
-    except kubernetes_validate.SchemaNotFoundError as exc:
-        return [f"{name}: no Kubernetes {version} schema for {exc.kind} {exc.api_version}"]
-    return []
+        validator = _kubernetes_validator(schema_dir, obj["kind"].lower(), api_version)
+    except FileNotFoundError:
+        return [f"{name}: no Kubernetes {version} schema for {obj['kind']} {obj['apiVersion']}"]
+    error = next(validator.iter_errors(obj), None)
+    if error is None:
+        return []
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+    return [f"{name}{where}: {error.message}"]
 
 
 # --- Helm values ------------------------------------------------------------------
@@ -141,8 +182,12 @@ def merge(base: Any, override: Any) -> Any:
 def validate_z2jh_values(values: dict[str, Any]) -> list[str]:
     """Problems of jupyterhub/jupyterhub 2.0.0 values (schema over the merged defaults)."""
     merged = merge(_load(Z2JH_VALUES), values)
-    validator = jsonschema.Draft7Validator(_load(Z2JH_SCHEMA))
-    return sorted(_format("jupyterhub values", e) for e in validator.iter_errors(merged))
+    return sorted(_format("jupyterhub values", e) for e in _z2jh_validator().iter_errors(merged))
+
+
+@cache
+def _z2jh_validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft7Validator(_load(Z2JH_SCHEMA))
 
 
 def _unknown_keys(values: Any, defaults: Any, path: str) -> Iterator[str]:
