@@ -18,8 +18,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from offline import validate
 from offline.engine import RunResult
 from offline.graph import short_type
@@ -48,14 +46,6 @@ def _stack_crds(result: RunResult) -> dict[tuple[str, str], Any]:
     return schemas
 
 
-def _against_schema(obj: dict[str, Any], schema: Any) -> list[str]:
-    closed = validate._closed(schema)
-    closed.setdefault("properties", {})["metadata"] = {"type": "object"}
-    name = f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name', '?')}"
-    errors = jsonschema.Draft4Validator(closed).iter_errors(obj)
-    return sorted(validate._format(name, e) for e in errors)
-
-
 def validate_resources(result: RunResult, kubernetes_version: str, upstream: bool | None = None) -> Validation:
     """Check every rendered object; problems name the resource and the field."""
     upstream = validate.upstream_available() if upstream is None else upstream
@@ -75,7 +65,7 @@ def validate_resources(result: RunResult, kubernetes_version: str, upstream: boo
                 else:
                     skipped[f"{key[1]} ({key[0]}) against its CRD schema"] += 1
             elif key in stack_crds:
-                problems = _against_schema(obj, stack_crds[key])
+                problems = validate.custom_resource_problems(obj, validate.crd_validator(stack_crds[key]))
             else:
                 problems = validate.validate_kubernetes(obj, kubernetes_version)
         elif registration.type == RELEASE_TYPE:

@@ -89,26 +89,34 @@ def _closed(schema: Any) -> Any:
     return out
 
 
-@cache
-def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    # _closed copies every map and list, so the cached schema is never changed (no deepcopy needed).
-    schema = _closed(_load(CRD_SCHEMAS[(api_version, kind)]))
+def crd_validator(schema: Any) -> jsonschema.protocols.Validator:
+    """A validator of custom resources for a CRD's ``openAPIV3Schema`` (unknown fields are errors)."""
+    # _closed copies every map and list, so the schema passed in is never changed.
+    closed = _closed(schema)
     # metadata is validated by the API server, not by the CRD schema.
-    schema.setdefault("properties", {})["metadata"] = {"type": "object"}
+    closed.setdefault("properties", {})["metadata"] = {"type": "object"}
     # OpenAPI v3.0 (Kubernetes structural) schemas: boolean exclusiveMaximum is draft-04.
-    return jsonschema.Draft4Validator(schema)
+    return jsonschema.Draft4Validator(closed)
+
+
+@cache
+def _upstream_crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    return crd_validator(_load(CRD_SCHEMAS[(api_version, kind)]))
 
 
 def has_crd_schema(api_version: str, kind: str) -> bool:
     return (api_version, kind) in CRD_SCHEMAS
 
 
+def custom_resource_problems(obj: dict[str, Any], validator: jsonschema.protocols.Validator) -> list[str]:
+    """Problems of a custom resource, each naming its kind, name and field."""
+    name = f"{obj.get('kind', '')} {(obj.get('metadata') or {}).get('name', '?')}"
+    return sorted(_format(name, e) for e in validator.iter_errors(obj))
+
+
 def validate_custom_resource(obj: dict[str, Any]) -> list[str]:
-    """Problems of a custom resource against its CRD schema (unknown fields are errors)."""
-    api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
-    name = (obj.get("metadata") or {}).get("name", "?")
-    validator = _crd_validator(api_version, kind)
-    return sorted(_format(f"{kind} {name}", e) for e in validator.iter_errors(obj))
+    """Problems of a custom resource against its upstream CRD schema (unknown fields are errors)."""
+    return custom_resource_problems(obj, _upstream_crd_validator(obj.get("apiVersion", ""), obj.get("kind", "")))
 
 
 # --- core Kubernetes objects ----------------------------------------------------
@@ -121,11 +129,17 @@ def _kubernetes_schema_dir(major_minor: str) -> str:
     Chosen as ``kubernetes_validate.validate`` chooses them: the newest schema
     version not newer than the one asked for.
     """
+    def key(version: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in kubernetes_validate_utils.major_minor(version).split("."))
+
     versions = kubernetes_validate_utils.all_versions()
-    if major_minor > versions[-1]:
+    wanted = key(major_minor)
+    if wanted > key(versions[-1]):
         raise kubernetes_validate_utils.VersionNotSupportedError(version=major_minor)
-    version = [v for v in versions if kubernetes_validate_utils.major_minor(v) <= major_minor][-1]
-    return f"v{version}-local-strict"
+    older = [v for v in versions if key(v) <= wanted]
+    if not older:
+        raise kubernetes_validate_utils.VersionNotSupportedError(version=major_minor)
+    return f"v{older[-1]}-local-strict"
 
 
 @cache
