@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from offline import plan
-from offline.engine import ROOT, RunResult, run
+from offline.engine import ROOT, RunResult, read_stack_config, run
 from offline.floor import run_floor
 
 PLAN_GOAL = 1.3
@@ -50,7 +50,7 @@ def groups(count: int) -> list[dict[str, Any]]:
 
 
 def config_for(stack: str, group_count: int | None = None) -> dict[str, Any]:
-    config = plan.read_config(ROOT, stack)
+    config = read_stack_config(stack)
     if group_count is not None:
         config["dossier:tenants"] = groups(group_count)
     return config

@@ -363,13 +363,17 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
 # --- stack config -------------------------------------------------------------
 
 
-def stack_file(stack: str) -> Path:
-    return ROOT / f"Pulumi.{stack}.yaml"
+def stack_file(stack: str, root: Path = ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(stack: str) -> dict[str, Any]:
+#: libyaml when PyYAML has it (safe loading either way; the pure-Python parser is ~3x slower).
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
     """The ``config:`` map of ``Pulumi.<stack>.yaml`` (values as written, ``secure:`` kept)."""
-    document = yaml.safe_load(stack_file(stack).read_text()) or {}
+    document = yaml.load(stack_file(stack, root).read_text(), Loader=_YAML_LOADER) or {}
     return dict(document.get("config") or {})
 
 

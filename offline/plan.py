@@ -34,12 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from kubernetes_validate import utils as kubernetes_validate_utils
 
 from offline import validate
 from offline.checks import Validation, validate_resources
-from offline.engine import ROOT, Registration, RunResult, run
+from offline.engine import ROOT, Registration, RunResult, read_stack_config, run, stack_file
 from offline.graph import short_type
 from offline.render import (
     NODE_PATCH_TYPE,
@@ -165,15 +164,6 @@ class UsageError(Exception):
     """A command-line mistake (exit 2, like a config error)."""
 
 
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def read_config(root: Path, stack: str) -> dict[str, Any]:
-    # libyaml when PyYAML has it (safe loading either way; the pure-Python parser takes ~1 ms here).
-    document = yaml.load((root / f"Pulumi.{stack}.yaml").read_text(), Loader=_YAML_LOADER) or {}
-    return dict(document.get("config") or {})
-
-
 def plan(
     stack: str = "dev",
     *,
@@ -187,9 +177,9 @@ def plan(
     supported = supported_kubernetes_versions()
     if kubernetes_validate_utils.major_minor(kubernetes_version) not in supported:
         raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
-    if not (root / f"Pulumi.{stack}.yaml").is_file():
+    if not stack_file(stack, root).is_file():
         raise UsageError(f"no stack file Pulumi.{stack}.yaml in {root}")
-    config = read_config(root, stack)
+    config = read_stack_config(stack, root)
     config.update(overrides or {})
     result = run(config, stack=stack, preview=preview, program=root / "__main__.py")
     files = render_files(result)
