@@ -12,7 +12,15 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from components import config as stack_config
 from components.common import Chart
 from components.ingress import HubIngress, HubIngressArgs
-from components.jupyterhub import DB_CLIENT_LABELS, Database, JupyterHub, JupyterHubArgs, OAuth
+from components.jupyterhub import (
+    DB_CLIENT_LABELS,
+    Database,
+    HubImage,
+    JupyterHub,
+    JupyterHubArgs,
+    OAuth,
+    Singleuser,
+)
 from components.keycloak_client import KeycloakClient, KeycloakClientArgs
 from components.nodepools import NodePools, NodePoolsArgs, match_node_purpose
 from components.postgresql import PostgreSQL, PostgreSQLArgs
@@ -38,7 +46,7 @@ postgresql = PostgreSQL(
     "postgresql",
     PostgreSQLArgs(
         namespace=namespace_name,
-        chart=Chart(repository=pg.chartRepository, name="postgresql", version=pg.chartVersion),
+        chart=Chart(repository=pg.chartRepository, name=pg.CHART, version=pg.chartVersion, path=pg.local_chart()),
         architecture=pg.architecture,
         read_replicas=pg.readReplicas,
         size=pg.size,
@@ -46,6 +54,8 @@ postgresql = PostgreSQL(
         database=pg.database,
         username=pg.username,
         image=pg.image.model_dump(),
+        node_selector=pg.nodeSelector,
+        tolerations=[t.spec() for t in pg.tolerations],
         client_pod_labels=DB_CLIENT_LABELS,
         protect=protect,
     ),
@@ -73,15 +83,18 @@ spawners = Spawners(
     ),
 )
 
-jh = cfg.jupyterhub
+jh, su = cfg.jupyterhub, cfg.jupyterhub.singleuser
+# Dossier's core pool is the control plane: its pods tolerate the taint unless configured otherwise.
+core_tolerations = stack_config.core_pod_tolerations(jh.corePodTolerations, cfg.nodes.core)
 hub = JupyterHub(
     "jupyterhub",
     JupyterHubArgs(
         namespace=namespace_name,
-        chart=Chart(repository=jh.chartRepository, name="jupyterhub", version=jh.chartVersion),
+        chart=Chart(repository=jh.chartRepository, name=jh.CHART, version=jh.chartVersion, path=jh.local_chart()),
         hub_url=hub_url,
-        image_name=jh.image.name,
-        image_tag=jh.image.tag,
+        image=HubImage(
+            name=jh.image.name, tag=jh.image.tag, pull_policy=jh.image.pullPolicy, pull_secrets=jh.image.pullSecrets
+        ),
         spawner_class=jh.spawnerClass,
         database=Database(
             host=postgresql.host,
@@ -98,8 +111,16 @@ hub = JupyterHub(
             admin_roles=kc.adminRoles,
         ),
         node_purpose=match_node_purpose(node_pools_args),
-        singleuser_storage_class=jh.singleuser.storageClass,
-        start_timeout=jh.singleuser.startTimeout,
+        core_tolerations=None if core_tolerations is None else [t.spec() for t in core_tolerations],
+        debug=jh.debug,
+        singleuser=Singleuser(
+            storage_class=su.storageClass,
+            start_timeout=su.startTimeout,
+            default_url=su.defaultUrl,
+            extra_env=su.extraEnv,
+            extra_annotations=su.extraAnnotations,
+            block_cloud_metadata=su.cloudMetadata.blockWithIptables,
+        ),
         protect=protect,
     ),
     opts=pulumi.ResourceOptions(depends_on=[postgresql, spawners]),

@@ -10,23 +10,28 @@ from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 
 @dataclass(frozen=True, kw_only=True)
 class Chart:
-    """A Helm chart pinned to an exact version, from an https index or an OCI registry."""
+    """A Helm chart pinned to an exact version, from an https index, an OCI registry or a local mirror."""
 
     repository: str
     name: str
     version: str
+    path: str | None = None
+    """The chart in a local mirror (folder or ``.tgz``; ``./relative`` or absolute), checked by the config."""
 
     @property
     def chart(self) -> str:
         # Ref: https://www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/
-        # An OCI chart is named by its full reference; an index chart by its name plus repo.
+        # A local chart is named by its path ("A path may be used"), an OCI chart by its full
+        # reference, an index chart by its name plus repo.
+        if self.path is not None:
+            return self.path
         if self.repository.startswith("oci://"):
             return f"{self.repository.rstrip('/')}/{self.name}"
         return self.name
 
     @property
     def repository_opts(self) -> RepositoryOptsArgs | None:
-        if self.repository.startswith("oci://"):
+        if self.path is not None or self.repository.startswith("oci://"):
             return None
         return RepositoryOptsArgs(repo=self.repository)
 

@@ -4,8 +4,10 @@ This module is the only reader of ``pulumi.Config``. ``load()`` reads every
 ``dossier:`` key once (unknown ones included), validates the whole of it and
 either returns a frozen ``StackConfig`` or raises one ``ConfigError`` that lists
 every problem (key path, offending value, expected form) before any resource is
-registered. The model is in ``config_model.py``, its value types in
-``config_types.py``.
+registered. The model is in ``config_model.py`` (with its sections
+``config_postgresql.py`` and ``config_jupyterhub.py``), its value types in
+``config_types.py``, tolerations in ``config_placement.py`` and the check of
+local chart mirrors in ``config_charts.py``.
 
 Provider settings (``kubernetes:*``, ``keycloak:*``) are left to the providers.
 """
@@ -25,6 +27,7 @@ from components.config_model import (
     SpawnerConfig,
     StackConfig,
 )
+from components.config_placement import Toleration, core_pod_tolerations
 from components.config_types import FieldProblemsError, Kind
 
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "ResearchTenant",
     "SpawnerConfig",
     "StackConfig",
+    "Toleration",
+    "core_pod_tolerations",
     "key_path",
     "known_keys",
     "load",
@@ -90,8 +95,11 @@ def _show(value: Any) -> str:
 def _describe(errors: list[Any]) -> list[str]:
     problems = []
     for err in errors:
-        # Validator frames (function-after[...]) and union members are not config keys.
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        # Validator frames (function-after[...]) and union members are not config keys; "[key]"
+        # marks a bad map key, named by the part before it.
+        loc = tuple(
+            p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
+        )
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldProblemsError):
             problems += [

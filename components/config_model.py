@@ -7,10 +7,9 @@ Every level forbids unknown keys; cross-checks name the entry they are about
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -20,35 +19,29 @@ from pydantic import (
     model_validator,
 )
 
+from components.config_jupyterhub import JupyterHubConfig
+from components.config_postgresql import PostgresConfig
 from components.config_types import (
     SPAWNER_QUANTITY,
-    ChartRepository,
     Cidr,
     ClassPath,
     DnsLabel,
     DnsSubdomain,
     Duration,
-    ExactVersion,
     FieldProblemsError,
     Fqdn,
     HttpsUrl,
     Identifier,
-    ImageName,
-    ImageTag,
     LabelKey,
     LabelValue,
     Model,
     NodeName,
-    NonNegativeInt,
-    PgIdentifier,
     Policy,
     PositiveInt,
     PositiveQuantity,
     Problem,
     RealmName,
-    Registry,
     duplicates,
-    not_reserved_user,
     quantity_value,
 )
 
@@ -82,74 +75,6 @@ class KeycloakConfig(Model):
         if problems:
             raise FieldProblemsError(problems)
         return roles
-
-
-class PostgresImage(Model):
-    """``dossier:postgresql.image``."""
-
-    registry: Registry = Field("docker.io", description="Image registry of PostgreSQL.")
-    # bitnami moved its versioned images to bitnamilegacy in 2025 (bitnami/charts#35164).
-    repository: ImageName = Field(
-        "bitnamilegacy/postgresql",
-        description="Image repository (bitnami/ no longer serves the tag chart 12.2.1 pins).",
-    )
-    tag: ImageTag = Field("15.2.0-debian-11-r2", description="Image tag (the chart 12.2.1 default).")
-
-
-class PostgresConfig(Model):
-    """``dossier:postgresql``."""
-
-    chartRepository: ChartRepository = Field(
-        "oci://registry-1.docker.io/bitnamicharts",
-        description="Chart location (OCI: the https index no longer keeps 12.x).",
-    )
-    chartVersion: ExactVersion = Field("12.2.1", description="bitnami/postgresql chart version.")
-    architecture: Literal["replication", "standalone"] = Field("replication", description="Chart architecture.")
-    readReplicas: NonNegativeInt = Field(1, description="Read replicas (architecture replication only).")
-    size: PositiveQuantity = Field("20Gi", description="Persistent volume size of each PostgreSQL pod.")
-    storageClass: DnsSubdomain | None = Field(None, description="Storage class (cluster default when unset).")
-    database: PgIdentifier = Field("jhub", description="Hub database. Do not change after the first deploy.")
-    username: Annotated[PgIdentifier, AfterValidator(not_reserved_user)] = Field(
-        "jhub", description="Hub database user. Do not change after the first deploy."
-    )
-    image: PostgresImage = Field(default_factory=PostgresImage, description="PostgreSQL image.")
-
-    @model_validator(mode="after")
-    def _replicas_need_replication(self) -> PostgresConfig:
-        if self.architecture == "standalone" and self.readReplicas > 0 and "readReplicas" in self.model_fields_set:
-            problem = (("readReplicas",), "read replicas need architecture: replication", self.readReplicas)
-            raise FieldProblemsError([problem])
-        return self
-
-
-class HubImage(Model):
-    """``dossier:jupyterhub.image``."""
-
-    name: ImageName = Field("docker.io/alphaunito/dossier", description="Hub image (Dossier).")
-    tag: ImageTag = Field("0.0.1-alpha", description="Hub image tag (pinned; built on k8s-hub 2.0.0).")
-
-
-class SingleuserConfig(Model):
-    """``dossier:jupyterhub.singleuser``."""
-
-    storageClass: DnsSubdomain | None = Field(None, description="Storage class of users' volumes.")
-    startTimeout: PositiveInt = Field(300, description="Seconds a notebook may take to start.")
-
-
-class JupyterHubConfig(Model):
-    """``dossier:jupyterhub``."""
-
-    chartRepository: ChartRepository = Field(
-        "https://hub.jupyter.org/helm-chart/", description="z2jh chart repository."
-    )
-    chartVersion: ExactVersion = Field("2.0.0", description="jupyterhub/jupyterhub chart version.")
-    image: HubImage = Field(default_factory=HubImage, description="Hub image.")
-    spawnerClass: ClassPath = Field(
-        "dossier.spawners.kubespawner.DossierKubeSpawner",
-        description="Spawner class in the hub image (images built from Dossier's master: "
-        "dossier.spawners.kubernetes.DossierKubeSpawner).",
-    )
-    singleuser: SingleuserConfig = Field(default_factory=SingleuserConfig, description="Users' notebook servers.")
 
 
 class TenantConfig(Model):

@@ -178,11 +178,15 @@ def _positive_quantity(value: str) -> str:
     return value
 
 
-def _label_key(value: str) -> str:
-    prefix, _, name = value.rpartition("/")
-    if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or not _LABEL_NAME.match(name):
-        raise ValueError("expected a label key such as pool or example.org/pool")
-    return value
+def _qualified_name(kind: str, example: str) -> AfterValidator:
+    # Label keys, annotation keys and toleration keys share one syntax: [prefix/]name.
+    def check(value: str) -> str:
+        prefix, _, name = value.rpartition("/")
+        if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or not _LABEL_NAME.match(name):
+            raise ValueError(f"expected {kind} such as {example}")
+        return value
+
+    return AfterValidator(check)
 
 
 def _label_value(value: str) -> str:
@@ -245,7 +249,10 @@ Registry = Annotated[
 ]
 ChartRepository = Annotated[
     StrictStr,
-    _matches(re.compile(r"^(https://|oci://)\S+$"), "an https:// or oci:// chart repository"),
+    _matches(
+        re.compile(r"^(https://|oci://|file://)\S+$"),
+        "an https:// or oci:// chart repository, or a local chart mirror such as file://charts",
+    ),
     Kind("URL"),
 ]
 ClassPath = Annotated[
@@ -253,7 +260,30 @@ ClassPath = Annotated[
     _matches(re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$"), "a dotted Python class path such as pkg.module.Class"),
     Kind("class path"),
 ]
-LabelKey = Annotated[StrictStr, AfterValidator(_label_key), Kind("label key")]
+LabelKey = Annotated[StrictStr, _qualified_name("a label key", "pool or example.org/pool"), Kind("label key")]
+AnnotationKey = Annotated[
+    StrictStr, _qualified_name("an annotation key", "note or example.org/note"), Kind("annotation key")
+]
+# Ref: https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/
+TaintKey = Annotated[
+    StrictStr,
+    _qualified_name("a taint key", "dedicated or node-role.kubernetes.io/control-plane"),
+    Kind("taint key"),
+]
+# Ref: Kubernetes validation of EnvVar.name (IsEnvVarName).
+EnvName = Annotated[
+    StrictStr,
+    _matches(
+        re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"),
+        "an environment variable name (letters, digits, '_', '-', '.'; not starting with a digit)",
+    ),
+    Kind("variable name"),
+]
+UrlPath = Annotated[
+    StrictStr, _matches(re.compile(r"^/[^\s?#]*$"), "a URL path starting with '/', such as /tree/ or /lab"),
+    Kind("URL path"),
+]
+ImagePullPolicy = Literal["Always", "IfNotPresent", "Never"]
 LabelValue = Annotated[StrictStr, AfterValidator(_label_value), Kind("label value")]
 PositiveInt = Annotated[StrictInt, Field(ge=1), Kind("integer ≥ 1")]
 NonNegativeInt = Annotated[StrictInt, Field(ge=0), Kind("integer ≥ 0")]

@@ -10,7 +10,7 @@ are installed (the role refers to their APIs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
@@ -29,6 +29,8 @@ PROXY_SERVICE_PORT = 80
 #: Label on the hub pod that PostgreSQL's NetworkPolicy admits.
 DB_CLIENT_LABELS = {"jhub-postgresql-client": "true"}
 CONFIG_PATH = "/usr/local/etc/jupyterhub/jupyterhub_config.py"
+#: Network policy of hub, proxy and notebooks: users' notebooks run in tenant namespaces.
+CROSS_NAMESPACE = {"enabled": True, "interNamespaceAccessLabels": "accept"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,19 +64,40 @@ class HubSecrets:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HubImage:
+    name: str
+    tag: str
+    pull_policy: str | None = None
+    pull_secrets: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Singleuser:
+    """Settings of the users' notebook servers; ``None``/empty leaves the chart's default."""
+
+    storage_class: str | None = None
+    start_timeout: int = 300
+    default_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_annotations: dict[str, str] = field(default_factory=dict)
+    block_cloud_metadata: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class JupyterHubArgs:
     namespace: pulumi.Input[str]
     chart: Chart
     hub_url: str
-    image_name: str
-    image_tag: str
+    image: HubImage
     spawner_class: str
     database: Database
     oauth: OAuth
     release_name: str = "jhub"
     node_purpose: Literal["require", "prefer"] = "prefer"
-    singleuser_storage_class: str | None = None
-    start_timeout: int = 300
+    core_tolerations: list[dict[str, Any]] | None = None
+    """Tolerations of the core pods; ``None`` leaves the chart's list."""
+    debug: bool = False
+    singleuser: Singleuser = field(default_factory=Singleuser)
     protect: bool = True
 
 
@@ -95,16 +118,16 @@ def spawner_config(spawner_class: str) -> str:
 def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
     """Values of jupyterhub/jupyterhub (z2jh 2.0.0 schema, oauthenticator 15.x option names)."""
     oauth = args.oauth
-    cross_namespace = {"enabled": True, "interNamespaceAccessLabels": "accept"}
-    singleuser: dict[str, Any] = {"networkPolicy": dict(cross_namespace), "startTimeout": args.start_timeout}
-    if args.singleuser_storage_class:
-        singleuser["storage"] = {"dynamic": {"storageClass": args.singleuser_storage_class}}
+    core_pods: dict[str, Any] = {"nodeAffinity": {"matchNodePurpose": args.node_purpose}}
+    if args.core_tolerations is not None:
+        core_pods["tolerations"] = [dict(t) for t in args.core_tolerations]
     return {
+        "debug": {"enabled": args.debug},
         "hub": {
-            "image": {"name": args.image_name, "tag": args.image_tag},
-            "args": ["dossier", "--config", CONFIG_PATH],
+            "image": image_values(args.image),
+            "args": ["dossier", "--config", CONFIG_PATH, *(["--debug"] if args.debug else [])],
             "labels": dict(DB_CLIENT_LABELS),
-            "networkPolicy": dict(cross_namespace),
+            "networkPolicy": dict(CROSS_NAMESPACE),
             "db": {
                 "type": "postgres",
                 "url": args.database.url,
@@ -137,16 +160,42 @@ def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
                     "enable_auth_state": True,
                 },
             },
-            "extraConfig": {"dossierSpawner": spawner_config(args.spawner_class)},
+            "extraConfig": {"spawnerConfig": spawner_config(args.spawner_class)},
         },
-        "proxy": {"service": {"type": "ClusterIP"}, "chp": {"networkPolicy": dict(cross_namespace)}},
+        "proxy": {"service": {"type": "ClusterIP"}, "chp": {"networkPolicy": dict(CROSS_NAMESPACE)}},
         "scheduling": {
             "userScheduler": {"enabled": True},
-            "corePods": {"nodeAffinity": {"matchNodePurpose": args.node_purpose}},
+            "corePods": core_pods,
             "userPods": {"nodeAffinity": {"matchNodePurpose": args.node_purpose}},
         },
-        "singleuser": singleuser,
+        "singleuser": singleuser_values(args.singleuser),
     }
+
+
+def image_values(image: HubImage) -> dict[str, Any]:
+    """``hub.image``: pull policy and secrets only when set (else the chart's)."""
+    values: dict[str, Any] = {"name": image.name, "tag": image.tag}
+    if image.pull_policy is not None:
+        values["pullPolicy"] = image.pull_policy
+    if image.pull_secrets:
+        values["pullSecrets"] = list(image.pull_secrets)
+    return values
+
+
+def singleuser_values(singleuser: Singleuser) -> dict[str, Any]:
+    """``singleuser``: notebooks run in tenant namespaces, so they are admitted across namespaces."""
+    values: dict[str, Any] = {"networkPolicy": dict(CROSS_NAMESPACE), "startTimeout": singleuser.start_timeout}
+    if singleuser.storage_class:
+        values["storage"] = {"dynamic": {"storageClass": singleuser.storage_class}}
+    if singleuser.default_url is not None:
+        values["defaultUrl"] = singleuser.default_url
+    if singleuser.extra_env:
+        values["extraEnv"] = dict(singleuser.extra_env)
+    if singleuser.extra_annotations:
+        values["extraAnnotations"] = dict(singleuser.extra_annotations)
+    if singleuser.block_cloud_metadata is not None:
+        values["cloudMetadata"] = {"blockWithIptables": singleuser.block_cloud_metadata}
+    return values
 
 
 def hub_cluster_rules() -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ StorageClass exists.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,6 +40,10 @@ class PostgreSQLArgs:
     database: str = "jhub"
     username: str = "jhub"
     image: dict[str, str] = field(default_factory=dict)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    """Node labels of the primary and the read replicas (empty: the chart's, none)."""
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
+    """Tolerations of the primary and the read replicas (empty: the chart's, none)."""
     client_pod_labels: dict[str, str] = field(default_factory=dict)
     protect: bool = True
 
@@ -52,6 +57,12 @@ def primary_host(release_name: str, architecture: str) -> str:
 def postgresql_values(args: PostgreSQLArgs) -> dict[str, Any]:
     """Values of bitnami/postgresql; every key exists in the chart's values.yaml."""
     persistence: dict[str, Any] = {"size": args.size}
+    # The primary and the read replicas are placed alike (Dossier's reference pins both).
+    placement: dict[str, Any] = {}
+    if args.node_selector:
+        placement["nodeSelector"] = dict(args.node_selector)
+    if args.tolerations:
+        placement["tolerations"] = [dict(t) for t in args.tolerations]
     values: dict[str, Any] = {
         "image": dict(args.image),
         "architecture": args.architecture,
@@ -66,7 +77,7 @@ def postgresql_values(args: PostgreSQLArgs) -> dict[str, Any]:
                 "replicationPasswordKey": REPLICATION_KEY,
             },
         },
-        "primary": {"persistence": persistence},
+        "primary": {"persistence": persistence, **placement},
         # Only the hub may connect. 12.2.1 has no networkPolicy.allowExternal: access is
         # narrowed with ingressRules.*AccessOnlyFrom (pods of this namespace with these labels).
         "networkPolicy": {
@@ -79,7 +90,11 @@ def postgresql_values(args: PostgreSQLArgs) -> dict[str, Any]:
     if args.storage_class:
         values["global"] = {"storageClass": args.storage_class}
     if args.architecture == "replication":
-        values["readReplicas"] = {"replicaCount": args.read_replicas, "persistence": {"size": args.size}}
+        values["readReplicas"] = {
+            "replicaCount": args.read_replicas,
+            "persistence": {"size": args.size},
+            **copy.deepcopy(placement),
+        }
         values["networkPolicy"]["ingressRules"]["readReplicasAccessOnlyFrom"] = {
             "enabled": True,
             "podSelector": dict(args.client_pod_labels),

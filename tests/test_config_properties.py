@@ -60,6 +60,13 @@ networks = st.one_of(
     st.builds(_network, st.ip_addresses(v=6), st.integers(1, 128)),
 )
 names = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=20).filter(lambda n: n != "postgres")
+taint_keys = st.sampled_from(["node-role.kubernetes.io/control-plane", "dedicated", "example.org/gpu"])
+effects = st.sampled_from(["NoSchedule", "PreferNoSchedule", "NoExecute"])
+tolerations = st.one_of(
+    st.fixed_dictionaries({"key": taint_keys, "operator": st.just("Exists")}, optional={"effect": effects}),
+    st.fixed_dictionaries({"key": taint_keys, "value": dns_labels(10)}, optional={"effect": effects}),
+    st.just({"operator": "Exists"}),
+)
 
 
 @st.composite
@@ -109,8 +116,21 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
         "chartVersion": draw(semvers),
         "database": draw(names),
         "username": draw(names),
+        "nodeSelector": draw(st.dictionaries(taint_keys, st.sampled_from(["", "db"]), max_size=2)),
+        "tolerations": draw(st.lists(tolerations, max_size=2)),
     }
-    config["jupyterhub"] = {"chartVersion": draw(semvers), "singleuser": {"startTimeout": draw(st.integers(1, 3600))}}
+    config["jupyterhub"] = {
+        "chartVersion": draw(semvers),
+        "image": {"pullPolicy": draw(st.sampled_from(["Always", "IfNotPresent", "Never", None]))},
+        "debug": draw(st.booleans()),
+        "singleuser": {
+            "startTimeout": draw(st.integers(1, 3600)),
+            "defaultUrl": draw(st.sampled_from(["/tree/", "/lab", None])),
+            "cloudMetadata": {"blockWithIptables": draw(st.booleans())},
+        },
+    }
+    if draw(st.booleans()):
+        config["jupyterhub"]["corePodTolerations"] = draw(st.lists(tolerations, max_size=3))
     hub_tenant = draw(dns_labels(20))
     config["tenant"] = {
         "name": hub_tenant,
@@ -236,7 +256,17 @@ MUTATIONS: dict[tuple[str | int, ...], st.SearchStrategy[Any]] = {
     ("postgresql", "chartVersion"): bad_versions,
     ("postgresql", "database"): st.sampled_from(["", "Jhub", "1db", "my-db", "a" * 64]),
     ("jupyterhub", "chartVersion"): bad_versions,
+    ("postgresql", "chartRepository"): st.sampled_from(["ftp://charts.example.org", "charts", "file://", "oci://"]),
+    ("postgresql", "nodeSelector", "bad key!"): st.just("x"),
+    ("postgresql", "tolerations", 0, "operator"): st.text(max_size=8).filter(lambda o: o not in ("Exists", "Equal")),
     ("jupyterhub", "singleuser", "startTimeout"): st.one_of(st.integers(max_value=0), not_int),
+    ("jupyterhub", "singleuser", "defaultUrl"): st.sampled_from(["tree", "", "/a b", "https://x/tree", "/x?y"]),
+    ("jupyterhub", "singleuser", "cloudMetadata", "blockWithIptables"): not_bool,
+    ("jupyterhub", "debug"): not_bool,
+    ("jupyterhub", "image", "pullPolicy"): st.text(max_size=12).filter(
+        lambda p: p not in ("Always", "IfNotPresent", "Never")
+    ),
+    ("jupyterhub", "corePodTolerations", 0, "effect"): st.sampled_from(["NoSchedul", "", "noschedule", "Always"]),
     ("tenant", "name"): _corrupt(dns_labels(20)),
     ("tenant", "namespaceQuota"): st.one_of(st.integers(max_value=0), not_int),
     ("tenant", "egressExcept", 0): bad_cidrs,
@@ -256,7 +286,8 @@ def _set(config: dict[str, Any], path: tuple[str | int, ...], value: Any) -> Non
     for part, following in itertools.pairwise(path):
         if isinstance(part, int):
             while len(node) <= part:
-                node.append({"name": "mutated-group"} if path[0] == "tenants" else "")
+                node.append({"name": "mutated-group"} if path[0] == "tenants" else {} if isinstance(following, str)
+                            else "")
         elif part not in node or node[part] is None:
             node[part] = [] if isinstance(following, int) else {}
         node = node[part]

@@ -79,9 +79,10 @@ def test_every_secret_in_the_values_is_sealed(dev: RunResult) -> None:
 
 def test_hub_image_spawner_and_labels(dev: RunResult) -> None:
     hub = _values(dev)["hub"]
-    assert hub["image"] == {"name": "docker.io/alphaunito/dossier", "tag": "0.0.1-alpha"}
+    # Dossier's reference pulls the hub image on every start (pullPolicy Always).
+    assert hub["image"] == {"name": "docker.io/alphaunito/dossier", "tag": "0.0.1-alpha", "pullPolicy": "Always"}
     assert hub["args"][0] == "dossier"
-    spawner = hub["extraConfig"]["dossierSpawner"]
+    spawner = hub["extraConfig"]["spawnerConfig"]
     assert "from dossier.spawners.kubespawner import DossierKubeSpawner" in spawner
     assert "c.JupyterHub.spawner_class = DossierKubeSpawner" in spawner
     assert "c.KubeSpawner.enable_user_namespaces = True" in spawner
@@ -105,13 +106,28 @@ def test_network_scheduling_and_singleuser(run_program) -> None:
 def test_hub_image_and_spawner_are_configurable(run_program) -> None:
     result = run_program(
         jupyterhub={
-            "image": {"name": "registry.example.org/dossier/hub", "tag": "2024.10"},
+            "image": {
+                "name": "registry.example.org/dossier/hub",
+                "tag": "2024.10",
+                "pullPolicy": "IfNotPresent",
+                "pullSecrets": ["registry-example-org", "mirror"],
+            },
             "spawnerClass": "dossier.spawners.kubernetes.DossierKubeSpawner",
         }
     )
     hub = reveal(_values(result))["hub"]
-    assert hub["image"] == {"name": "registry.example.org/dossier/hub", "tag": "2024.10"}
-    assert "from dossier.spawners.kubernetes import DossierKubeSpawner" in hub["extraConfig"]["dossierSpawner"]
+    assert hub["image"] == {
+        "name": "registry.example.org/dossier/hub",
+        "tag": "2024.10",
+        "pullPolicy": "IfNotPresent",
+        "pullSecrets": ["registry-example-org", "mirror"],
+    }
+    assert "from dossier.spawners.kubernetes import DossierKubeSpawner" in hub["extraConfig"]["spawnerConfig"]
+
+
+def test_pull_policy_null_leaves_the_chart_default(run_program) -> None:
+    hub = reveal(_values(run_program(jupyterhub={"image": {"pullPolicy": None}})))["hub"]
+    assert hub["image"] == {"name": "docker.io/alphaunito/dossier", "tag": "0.0.1-alpha"}
 
 
 @pytest.mark.usefixtures("upstream")
