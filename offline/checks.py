@@ -2,14 +2,17 @@
 
 - core objects (NodePatch as a Node): kubernetes-validate, strict, at a chosen
   Kubernetes version;
-- custom resources: their CRD schema from ``../shared/upstream`` (closed: unknown
-  fields are errors), or the schema of a CRD the stack itself creates;
+- custom resources: their CRD schema (closed: unknown fields are errors), pinned
+  (``offline/schemas.py``) or as the cluster serves it (``offline/cluster.py``,
+  on request), or the schema of a CRD the stack itself creates;
 - Helm values: z2jh 2.0.0 (schema over defaults) and bitnami/postgresql 12.2.1
   (every key must exist in the chart's values).
 
 Secrets are checked with their values (in memory only); values known only after
-apply are left out and counted. What cannot be checked (``../shared/upstream``
-absent, a chart without a pinned schema) is reported as a note.
+apply are left out and counted. A check that cannot run (a pinned file no source
+provides, a CRD the cluster would not show, a chart version without a pinned
+schema) is recorded in ``Validation.unchecked`` with the reason: the plan decides
+whether that fails (strict, the default) or warns (``--allow-unchecked``).
 """
 
 from __future__ import annotations
@@ -18,12 +21,32 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from offline import validate
+import jsonschema
+
+from offline import schemas, validate
+from offline.cluster import CRD_NAMES, ClusterSchemas
 from offline.engine import RunResult
 from offline.graph import short_type
 from offline.render import RELEASE_TYPE, UnknownCount, chart_name, for_validation, is_kubernetes_object
 
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+#: chart -> (the pinned version, the pinned files its values are checked against)
+PINNED_CHARTS = {
+    "jupyterhub": ("2.0.0", (validate.Z2JH_SCHEMA, validate.Z2JH_VALUES)),
+    "postgresql": ("12.2.1", (validate.POSTGRESQL_VALUES,)),
+}
+
+
+@dataclass
+class Unchecked:
+    """Checks that could not run for want of one thing (a pinned file, a cluster's CRD, a chart's pin)."""
+
+    missing: str
+    reasons: list[str]
+    #: a file was found but refused (its content does not match its pin)
+    refused: bool = False
+    #: what was not checked -> how many times
+    what: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -31,6 +54,15 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     checks: int = 0
     notes: list[str] = field(default_factory=list)
+    unchecked: dict[str, Unchecked] = field(default_factory=dict)
+
+    def skip(self, missing: str, reasons: list[str], what: str, *, refused: bool = False) -> None:
+        """Record a check that could not run."""
+        self.unchecked.setdefault(missing, Unchecked(missing, reasons, refused)).what[what] += 1
+
+    @property
+    def unchecked_count(self) -> int:
+        return sum(sum(u.what.values()) for u in self.unchecked.values())
 
 
 def _stack_crds(result: RunResult) -> dict[tuple[str, str], Any]:
@@ -46,45 +78,97 @@ def _stack_crds(result: RunResult) -> dict[tuple[str, str], Any]:
     return schemas
 
 
-def validate_resources(result: RunResult, kubernetes_version: str, upstream: bool | None = None) -> Validation:
-    """Check every rendered object; problems name the resource and the field."""
-    upstream = validate.upstream_available() if upstream is None else upstream
+def validate_resources(
+    result: RunResult,
+    kubernetes_version: str,
+    *,
+    sources: schemas.Sources | None = None,
+    cluster: ClusterSchemas | None = None,
+) -> Validation:
+    """Check every rendered object; problems name the resource and the field.
+
+    ``sources``: where the pinned files come from (``None``: the environment's);
+    ``cluster``: CRD schemas read from a cluster, used instead of the pinned ones.
+    """
+    sources = sources or schemas.Sources.from_env()
     report = Validation()
     stack_crds = _stack_crds(result)
+    cluster_validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
     unknown = UnknownCount()
-    skipped: Counter[str] = Counter()
     for registration in sorted(result.resources, key=lambda r: r.urn):
         where = f"{short_type(registration.type)} {registration.name}"
         problems: list[str] | None = None
-        if is_kubernetes_object(registration):
-            obj = for_validation(registration.inputs, unknown)
-            key = (obj["apiVersion"], obj["kind"])
-            if validate.has_crd_schema(*key):
-                if upstream:
-                    problems = validate.validate_custom_resource(obj)
+        try:
+            if is_kubernetes_object(registration):
+                obj = for_validation(registration.inputs, unknown)
+                key = (obj["apiVersion"], obj["kind"])
+                if validate.has_crd_schema(*key) and cluster is not None:
+                    problems = _against_cluster(obj, key, cluster, cluster_validators, report)
+                elif validate.has_crd_schema(*key):
+                    problems = validate.validate_custom_resource(obj, sources)
+                elif key in stack_crds:
+                    problems = validate.custom_resource_problems(obj, validate.crd_validator(stack_crds[key]))
                 else:
-                    skipped[f"{key[1]} ({key[0]}) against its CRD schema"] += 1
-            elif key in stack_crds:
-                problems = validate.custom_resource_problems(obj, validate.crd_validator(stack_crds[key]))
-            else:
-                problems = validate.validate_kubernetes(obj, kubernetes_version)
-        elif registration.type == RELEASE_TYPE:
-            inputs = registration.inputs
-            values = for_validation(inputs.get("values") or {}, unknown)
-            chart, version = chart_name(inputs), inputs.get("version")
-            pinned = {"jupyterhub": ("2.0.0", validate.validate_z2jh_values),
-                      "postgresql": ("12.2.1", validate.validate_postgresql_values)}
-            if chart not in pinned or version != pinned[chart][0]:
-                report.notes.append(f"{where}: no upstream schema for chart {chart} {version}; values not checked")
-            elif not upstream:
-                skipped[f"{chart} {version} values"] += 1
-            else:
-                problems = pinned[chart][1](values)
+                    problems = validate.validate_kubernetes(obj, kubernetes_version)
+            elif registration.type == RELEASE_TYPE:
+                problems = _release_problems(registration.inputs, unknown, sources, report)
+        except schemas.SchemaUnavailable as exc:
+            report.skip(exc.name, exc.reasons, _what(registration), refused=exc.refused)
         if problems is not None:
             report.checks += 1
             report.problems += [f"{where}: {p}" for p in problems]
-    for what, count in sorted(skipped.items()):
-        report.notes.append(f"not checked ({count}x): {what}, ../shared/upstream is absent")
     if unknown.count:
         report.notes.append(f"{unknown.count} value(s) known only after apply were left out of the checks")
     return report
+
+
+def _what(registration: Any) -> str:
+    if registration.type == RELEASE_TYPE:
+        return f"{chart_name(registration.inputs)} {registration.inputs.get('version')} values"
+    inputs = registration.inputs
+    return f"{inputs.get('kind')} ({inputs.get('apiVersion')}) against its CRD schema"
+
+
+def _against_cluster(
+    obj: dict[str, Any],
+    key: tuple[str, str],
+    cluster: ClusterSchemas,
+    validators: dict[tuple[str, str], jsonschema.protocols.Validator],
+    report: Validation,
+) -> list[str] | None:
+    if key in cluster.absent:
+        return [f"{cluster.absent[key]}: applying it would fail"]
+    if key not in cluster.schemas:
+        reason = cluster.unreadable.get(key, "not read")
+        report.skip(f"CRD {CRD_NAMES[key]} from cluster context {cluster.context}", [reason],
+                    f"{key[1]} ({key[0]}) against its CRD schema")
+        return None
+    if key not in validators:
+        validators[key] = validate.crd_validator(cluster.schemas[key])
+    return validate.custom_resource_problems(obj, validators[key])
+
+
+def _release_problems(
+    inputs: dict[str, Any], unknown: UnknownCount, sources: schemas.Sources, report: Validation
+) -> list[str] | None:
+    values = for_validation(inputs.get("values") or {}, unknown)
+    chart, version = chart_name(inputs), inputs.get("version")
+    what = f"{chart} {version} values"
+    if chart not in PINNED_CHARTS or PINNED_CHARTS[chart][0] != version:
+        pinned = ", ".join(f"{c} {v}" for c, (v, _) in PINNED_CHARTS.items())
+        report.skip(f"a pinned values schema for chart {chart} {version}",
+                    [f"only {pinned} are pinned; pin this version (docs/schemas.md, \"Refreshing a pin\")"], what)
+        return None
+    missing = []
+    for name in PINNED_CHARTS[chart][1]:  # every file the check needs, so that the message names them all
+        try:
+            schemas.resolve(name, sources)
+        except schemas.SchemaUnavailable as exc:
+            missing.append(exc)
+    for unavailable in missing:
+        report.skip(unavailable.name, unavailable.reasons, what, refused=unavailable.refused)
+    if missing:
+        return None
+    if chart == "jupyterhub":
+        return validate.validate_z2jh_values(values, sources)
+    return validate.validate_postgresql_values(values, sources)

@@ -12,19 +12,25 @@ in preview mode by default, then:
   scanned for every secret value the run saw. The files are deterministic;
 - validates what it renders (``offline/validate.py``) and exits 1 with the list
   of problems, each naming the resource and the field; a config error exits 2
-  with its message only.
+  with its message only;
+- is strict: a check that could not run (its schema missing: see
+  ``offline/schemas.py`` and ``docs/schemas.md``) exits 3, naming what is missing
+  and the three ways to provide it; ``--allow-unchecked`` (or
+  ``DOSSIER_ALLOW_UNCHECKED=1``) lowers that to a warning.
 
 The pure parts live in ``offline/render.py`` (redaction, files),
 ``offline/graph.py`` (Mermaid, DOT) and ``offline/checks.py`` (validation);
 they take a ``RunResult`` and need no Pulumi run.
 
-Usage: ``python -m offline.plan --stack dev [--out build] [--kubernetes-version 1.30.0]``.
+Usage: ``python -m offline.plan --stack dev [--out build] [--kubernetes-version 1.30.0]
+[--schemas pinned|cluster] [--allow-unchecked]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -36,7 +42,7 @@ from typing import Any
 import pulumi
 from kubernetes_validate import utils as kubernetes_validate_utils
 
-from offline import validate
+from offline import cluster, schemas, validate
 from offline.checks import Validation, validate_resources
 from offline.engine import ROOT, Registration, RunResult, read_stack_config, run, stack_file
 from offline.graph import short_type
@@ -130,7 +136,26 @@ def summary_line(result: RunResult, report: Validation) -> str:
         f"{sealed_count(result)} secrets sealed; {report.checks} checks passed"
         if not report.problems
         else f"{sum(kinds.values())} resources; {len(report.problems)} problem(s) in {report.checks} checks"
-    )
+    ) + (f", {report.unchecked_count} not run" if report.unchecked else "")
+
+
+def unchecked_lines(report: Validation, *, allowed: bool, sources: schemas.Sources | None = None) -> list[str]:
+    """What could not be checked and why; unless ``allowed``, how to provide it."""
+    if not report.unchecked:
+        return []
+    count = report.unchecked_count
+    lines = [f"warning: {count} check(s) did not run (--allow-unchecked):" if allowed
+             else f"plan incomplete: {count} check(s) could not run:"]
+    for missing in report.unchecked.values():
+        what = ", ".join(f"{thing} ({n}x)" for thing, n in sorted(missing.what.items()))
+        lines.append(f"  - {'refused' if missing.refused else 'missing'}: {missing.missing}; not checked: {what}")
+        lines.append(f"      {'; '.join(missing.reasons)}")
+    if not allowed:
+        if any(not m.missing.startswith("a pinned values schema") for m in report.unchecked.values()):
+            lines.append("Provide the schemas in one of three ways:")
+            lines += [f"  {line}" for line in schemas.how_to_provide(sources)]
+        lines.append("Or plan without these checks: make plan ALLOW_UNCHECKED=1 (--allow-unchecked).")
+    return lines
 
 
 # --- entry points ----------------------------------------------------------------------
@@ -145,7 +170,13 @@ class PlanReport:
 
     @property
     def ok(self) -> bool:
+        """No check found a problem."""
         return not self.validation.problems
+
+    @property
+    def complete(self) -> bool:
+        """Every check ran."""
+        return not self.validation.unchecked
 
 
 def supported_kubernetes_versions() -> list[str]:
@@ -172,8 +203,17 @@ def plan(
     preview: bool = True,
     root: Path = ROOT,
     overrides: Mapping[str, Any] | None = None,
+    schemas_from: str = "pinned",
+    sources: schemas.Sources | None = None,
 ) -> PlanReport:
-    """Run, render, write ``out/<stack>/`` and validate; raises the program's ``ConfigError``."""
+    """Run, render, write ``out/<stack>/`` and validate; raises the program's ``ConfigError``.
+
+    ``schemas_from``: ``pinned`` (the pinned upstream files from ``sources``, the
+    environment's by default) or ``cluster`` (CRD schemas as the cluster of the
+    stack's ``kubernetes:context`` serves them; chart values still pinned).
+    """
+    if schemas_from not in ("pinned", "cluster"):
+        raise UsageError(f"--schemas {schemas_from}: expected pinned or cluster")
     supported = supported_kubernetes_versions()
     if kubernetes_validate_utils.major_minor(kubernetes_version) not in supported:
         raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
@@ -185,13 +225,14 @@ def plan(
     files = render_files(result)
     out_dir = out / stack
     write_files(files, out_dir)
-    report = validate_resources(result, kubernetes_version)
+    served = cluster.for_stack(config) if schemas_from == "cluster" else None
+    report = validate_resources(result, kubernetes_version, sources=sources, cluster=served)
     report.problems += leaked(files, secret_values(result))
     report.checks += 1
     return PlanReport(result, files, report, out_dir)
 
 
-def print_report(report: PlanReport, stream: Any = None) -> None:
+def print_report(report: PlanReport, stream: Any = None, *, allow_unchecked: bool = False) -> None:
     stream = stream or sys.stdout
     for line in [*tree_lines(report.result), "", *output_lines(report.result), ""]:
         print(line, file=stream)
@@ -202,6 +243,8 @@ def print_report(report: PlanReport, stream: Any = None) -> None:
         print(f"plan failed: {len(report.validation.problems)} problem(s):", file=stream)
         for problem in report.validation.problems:
             print(f"  - {problem}", file=stream)
+    for line in unchecked_lines(report.validation, allowed=allow_unchecked):
+        print(line, file=stream)
     print(summary_line(report.result, report.validation), file=stream)
 
 
@@ -213,15 +256,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-preview", dest="preview", action="store_false",
                         help="let the stand-in generate values a provider would compute (still redacted)")
     parser.add_argument("--root", type=Path, default=ROOT, help="project tree to plan (another checkout)")
+    parser.add_argument("--schemas", choices=["pinned", "cluster"], default="pinned",
+                        help="CRD schemas: the pinned upstream files (default), or as the cluster of the stack's "
+                             "kubernetes:context serves them (docs/schemas.md)")
+    parser.add_argument("--allow-unchecked", action="store_true",
+                        default=os.environ.get("DOSSIER_ALLOW_UNCHECKED", "") not in ("", "0"),
+                        help="exit 0 with a warning when a check could not run (default: exit 3; "
+                             "also DOSSIER_ALLOW_UNCHECKED=1)")
     args = parser.parse_args(argv)
     try:
         report = plan(args.stack, out=args.out, kubernetes_version=args.kubernetes_version, preview=args.preview,
-                      root=args.root.resolve())
+                      root=args.root.resolve(), schemas_from=args.schemas)
     except (pulumi.RunError, UsageError) as exc:  # ConfigError: the message lists every problem
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_report(report)
-    return 0 if report.ok else 1
+    print_report(report, allow_unchecked=args.allow_unchecked)
+    if not report.ok:
+        return 1
+    return 0 if report.complete or args.allow_unchecked else 3
 
 
 if __name__ == "__main__":

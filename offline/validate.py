@@ -2,19 +2,21 @@
 
 - core Kubernetes objects: kubernetes-validate (strict: unknown fields are errors);
 - custom resources (Tenant, HTTPProxy, Certificate): their CRD's openAPIV3Schema
-  from ``../shared/upstream/``, with every object closed (``additionalProperties:
-  false`` unless the schema preserves unknown fields), because Kubernetes prunes
-  fields a CRD does not declare: a misspelt field is a silent loss;
+  (the pinned upstream file, ``offline/schemas.py``, or the cluster's own CRD),
+  with every object closed (``additionalProperties: false`` unless the schema
+  preserves unknown fields), because Kubernetes prunes fields a CRD does not
+  declare: a misspelt field is a silent loss;
 - Helm values: z2jh against its values schema merged onto the chart defaults;
   bitnami/postgresql key by key against the chart's ``values.yaml`` (Helm
   ignores unknown keys).
 
-Every function returns a list of readable problems (empty when valid).
+Every function returns a list of readable problems (empty when valid). The
+pinned files are read through ``offline/schemas.py``: a function that needs one
+that no source provides raises ``schemas.SchemaUnavailable``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -24,14 +26,16 @@ from typing import Any
 
 import jsonschema
 import referencing
-import yaml
 from kubernetes_validate import utils as kubernetes_validate_utils
 
+from offline import schemas
 from offline.engine import ROOT
 
-#: Where the pinned upstream schemas live (``DOSSIER_UPSTREAM`` overrides).
-UPSTREAM = Path(os.environ.get("DOSSIER_UPSTREAM", ROOT.parent / "shared" / "upstream"))
 DEFAULT_KUBERNETES_VERSION = "1.30.0"
+#: A directory of copies of the pinned files: ``DOSSIER_UPSTREAM``, else ``../shared/upstream``. Kept for
+#: ``e2e/servers/crds.py`` only: the checks read each pinned file through ``offline/schemas.py`` (any source,
+#: verified against its pin), and so should new code (``schemas.path(name)``, ``schemas.load(name)``).
+UPSTREAM = Path(os.environ.get(schemas.ENV_DIRECTORY) or ROOT.parent / "shared" / "upstream")
 
 CRD_SCHEMAS = {
     ("capsule.clastix.io/v1beta2", "Tenant"): "capsule-tenant-v1beta2.schema.json",
@@ -43,24 +47,9 @@ Z2JH_VALUES = "z2jh-2.0.0.values.yaml"
 POSTGRESQL_VALUES = "bitnami-postgresql-12.2.1.values.yaml"
 
 
-class UpstreamMissingError(Exception):
-    """``../shared/upstream`` (or a file in it) is not there."""
-
-
-def upstream_available() -> bool:
-    return UPSTREAM.is_dir()
-
-
-@cache
-def _load(name: str) -> Any:
-    path = UPSTREAM / name
-    if not path.is_file():
-        raise UpstreamMissingError(f"{path} not found (the pinned upstream schemas live in ../shared/upstream)")
-    text = path.read_text()
-    if name.endswith(".json"):
-        return json.loads(text)
-    # libyaml when PyYAML has it: the chart values files take ~20 ms each in pure Python.
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+def _load(name: str, sources: schemas.Sources | None) -> Any:
+    """A pinned upstream file, parsed (read once per process and sources; ``None``: the environment's)."""
+    return schemas.load(name, sources)
 
 
 def _format(prefix: str, error: jsonschema.ValidationError) -> str:
@@ -100,8 +89,8 @@ def crd_validator(schema: Any) -> jsonschema.protocols.Validator:
 
 
 @cache
-def _upstream_crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    return crd_validator(_load(CRD_SCHEMAS[(api_version, kind)]))
+def _upstream_crd_validator(name: str, sources: schemas.Sources) -> jsonschema.protocols.Validator:
+    return crd_validator(_load(name, sources))
 
 
 def has_crd_schema(api_version: str, kind: str) -> bool:
@@ -114,9 +103,10 @@ def custom_resource_problems(obj: dict[str, Any], validator: jsonschema.protocol
     return sorted(_format(name, e) for e in validator.iter_errors(obj))
 
 
-def validate_custom_resource(obj: dict[str, Any]) -> list[str]:
-    """Problems of a custom resource against its upstream CRD schema (unknown fields are errors)."""
-    return custom_resource_problems(obj, _upstream_crd_validator(obj.get("apiVersion", ""), obj.get("kind", "")))
+def validate_custom_resource(obj: dict[str, Any], sources: schemas.Sources | None = None) -> list[str]:
+    """Problems of a custom resource against its pinned upstream CRD schema (unknown fields are errors)."""
+    name = CRD_SCHEMAS[(obj.get("apiVersion", ""), obj.get("kind", ""))]
+    return custom_resource_problems(obj, _upstream_crd_validator(name, sources or schemas.Sources.from_env()))
 
 
 # --- core Kubernetes objects ----------------------------------------------------
@@ -193,15 +183,16 @@ def merge(base: Any, override: Any) -> Any:
     return override
 
 
-def validate_z2jh_values(values: dict[str, Any]) -> list[str]:
+def validate_z2jh_values(values: dict[str, Any], sources: schemas.Sources | None = None) -> list[str]:
     """Problems of jupyterhub/jupyterhub 2.0.0 values (schema over the merged defaults)."""
-    merged = merge(_load(Z2JH_VALUES), values)
-    return sorted(_format("jupyterhub values", e) for e in _z2jh_validator().iter_errors(merged))
+    sources = sources or schemas.Sources.from_env()
+    merged = merge(_load(Z2JH_VALUES, sources), values)
+    return sorted(_format("jupyterhub values", e) for e in _z2jh_validator(sources).iter_errors(merged))
 
 
 @cache
-def _z2jh_validator() -> jsonschema.protocols.Validator:
-    return jsonschema.Draft7Validator(_load(Z2JH_SCHEMA))
+def _z2jh_validator(sources: schemas.Sources) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft7Validator(_load(Z2JH_SCHEMA, sources))
 
 
 def _unknown_keys(values: Any, defaults: Any, path: str) -> Iterator[str]:
@@ -216,6 +207,6 @@ def _unknown_keys(values: Any, defaults: Any, path: str) -> Iterator[str]:
             yield from _unknown_keys(value, defaults[key], where)
 
 
-def validate_postgresql_values(values: dict[str, Any]) -> list[str]:
+def validate_postgresql_values(values: dict[str, Any], sources: schemas.Sources | None = None) -> list[str]:
     """Keys of bitnami/postgresql values that chart 12.2.1 does not have."""
-    return sorted(_unknown_keys(values, _load(POSTGRESQL_VALUES), ""))
+    return sorted(_unknown_keys(values, _load(POSTGRESQL_VALUES, sources), ""))

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import components.ingress
-from offline import checks, graph, plan, plandiff, render
+from offline import checks, graph, plan, plandiff, render, schemas
 from offline.engine import ROOT, UNKNOWN, Registration, ResourceRef, RunResult, Secret, StackOutput
 
 
@@ -148,6 +148,7 @@ def test_plan_of_dev_writes_and_validates(tmp_path: Path, upstream: None) -> Non
     assert outputs["postgresqlPassword"] == "[secret]" and outputs["keycloakClientSecret"] == "[secret]"
     # Custom resources (Tenant, HTTPProxy, Certificate), core objects and both charts' values were checked.
     assert report.validation.checks >= 10
+    assert report.complete, report.validation.unchecked
 
 
 def test_no_generated_secret_reaches_build(tmp_path: Path) -> None:
@@ -244,23 +245,28 @@ def test_export_ref_reads_the_repository_only(tmp_path: Path) -> None:
 # --- validation -----------------------------------------------------------------------------
 
 
-def test_without_upstream_the_plan_says_what_it_did_not_check() -> None:
-    report = checks.validate_resources(synthetic(), "1.30.0", upstream=False)
+def test_without_upstream_the_plan_says_what_it_did_not_check(no_schemas: schemas.Sources) -> None:
+    report = checks.validate_resources(synthetic(), "1.30.0", sources=no_schemas)
     assert report.problems == []
-    assert any("postgresql 12.2.1 values" in note and "absent" in note for note in report.notes)
+    assert list(report.unchecked) == ["bitnami-postgresql-12.2.1.values.yaml"]
+    missing = report.unchecked["bitnami-postgresql-12.2.1.values.yaml"]
+    assert missing.what == {"postgresql 12.2.1 values": 1} and not missing.refused
+    assert missing.reasons[0] == "DOSSIER_UPSTREAM is not set" and "unreachable" in missing.reasons[-1]
     assert any("known only after apply" in note for note in report.notes)
     assert report.checks == 2  # the Namespace and the Secret, against the Kubernetes schemas
 
 
-def test_core_object_problem_names_the_resource_and_field() -> None:
+def test_core_object_problem_names_the_resource_and_field(no_schemas: schemas.Sources) -> None:
     result = synthetic()
     result.resources[1].inputs["metadata"]["lables"] = {"a": "b"}
-    problems = checks.validate_resources(result, "1.30.0", upstream=False).problems
+    problems = checks.validate_resources(result, "1.30.0", sources=no_schemas).problems
     assert len(problems) == 1 and problems[0].startswith("Namespace ns: Namespace jhub.metadata")
     assert "lables" in problems[0]
 
 
-def test_custom_resources_of_a_crd_in_the_stack_are_checked_against_it(tmp_path: Path) -> None:
+def test_custom_resources_of_a_crd_in_the_stack_are_checked_against_it(
+    tmp_path: Path, no_schemas: schemas.Sources
+) -> None:
     spawner = {"name": "hpc", "class": "dossier.spawners.Remote", "tenants": ["jhub"]}
     report = plan.plan("dev", out=tmp_path, overrides={"dossier:spawners": [spawner]})
     assert report.ok, report.validation.problems
@@ -268,7 +274,7 @@ def test_custom_resources_of_a_crd_in_the_stack_are_checked_against_it(tmp_path:
     crs = [r for r in result.resources if r.inputs.get("kind") == "Spawner"]
     assert len(crs) == 1
     crs[0].inputs["spec"]["clas"] = crs[0].inputs["spec"].pop("class")
-    problems = checks.validate_resources(result, "1.30.0", upstream=False).problems
+    problems = checks.validate_resources(result, "1.30.0", sources=no_schemas).problems
     assert any("Spawner" in p and "clas" in p for p in problems), problems
 
 

@@ -1,0 +1,321 @@
+"""Where the pinned upstream files come from, each checked against its SHA-256 pin (``docs/schemas.md``).
+
+The files the offline checks need (chart values schemas and defaults, CRD
+schemas, Dossier's reference values) are looked for, file by file, in:
+
+1. ``DOSSIER_UPSTREAM``: a directory of copies, when that variable is set
+   (CI and offline machines: ``../shared/upstream``);
+2. the per-user cache, ``${XDG_CACHE_HOME:-~/.cache}/dossier/upstream``
+   (``DOSSIER_SCHEMA_CACHE`` overrides);
+3. a download of the upstream file at its pinned commit or chart version
+   (``DOSSIER_SCHEMA_MIRROR`` fetches the same paths from a mirror), stored in
+   the cache once it matches its pin.
+
+The pin is the SHA-256 of the file's *canonical form*: parsed (JSON, or YAML
+with PyYAML's safe loader) and written back as JSON with sorted keys, no
+whitespace, UTF-8; so a chart archive that lays a schema out differently from
+a copy still matches. Dossier's two reference files are pinned byte for byte
+(one of them is not valid YAML). A file that does not match is refused, whatever
+its source, and named. The cluster's own CRDs (``--schemas cluster``) are read
+by ``offline/cluster.py``.
+
+``python -m offline.schemas`` shows where each pinned file comes from (and
+fetches what is missing); ``python -m offline.schemas pin FILE...`` prints the
+canonical SHA-256 of files, to refresh a pin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.client import HTTPException
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+ENV_DIRECTORY = "DOSSIER_UPSTREAM"
+ENV_CACHE = "DOSSIER_SCHEMA_CACHE"
+ENV_MIRROR = "DOSSIER_SCHEMA_MIRROR"
+DOWNLOAD_TIMEOUT = 20.0
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_GITHUB = "https://raw.githubusercontent.com"
+_Z2JH = f"{_GITHUB}/jupyterhub/zero-to-jupyterhub-k8s/cf3f00a7ee4beaea12df86693721d93f3f6b13a9"
+_BITNAMI = f"{_GITHUB}/bitnami/charts/727ecd8f026c7752e9ecb8c3596820fc904182a4/bitnami/postgresql"
+_DOSSIER = f"{_GITHUB}/alpha-unito/dossier/180086cd1288a94db824e95794151f7cebdf46ba/kubernetes/jupyter"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One pinned upstream file: its name (as in ``../shared/upstream``), where it comes from, its hash."""
+
+    name: str
+    url: str
+    #: ``file``: the download is the file; ``tgz:<member>``: a member of a chart archive;
+    #: ``crd:<Kind>/<version>``: ``spec.versions[name=version].schema.openAPIV3Schema`` of that CRD.
+    extract: str
+    #: SHA-256 of the canonical form (``bytes``: of the file as it is).
+    sha256: str
+    form: Literal["json", "yaml", "bytes"]
+
+
+PINS: dict[str, Pin] = {pin.name: pin for pin in (
+    Pin("z2jh-2.0.0.values.schema.json", "https://jupyterhub.github.io/helm-chart/jupyterhub-2.0.0.tgz",
+        "tgz:jupyterhub/values.schema.json",
+        "683c5100bab06e62fb0a4242526e569a4cd0257bdb0708a4de07232c21d00a4e", "json"),
+    Pin("z2jh-2.0.0.values.yaml", f"{_Z2JH}/jupyterhub/values.yaml", "file",
+        "d5b5e33a7b406ad9935bb946e348fd1e799ba1f7e235f50345c973d716692fb0", "yaml"),
+    Pin("bitnami-postgresql-12.2.1.values.yaml", f"{_BITNAMI}/values.yaml", "file",
+        "cccc3bac3569e280f7a3a2ba0506f4e37cd2c2e7f19d4ae9af4ed62976645948", "yaml"),
+    Pin("bitnami-postgresql-12.2.1.values.schema.json", f"{_BITNAMI}/values.schema.json", "file",
+        "f45edf521ee18f825d19483cc25c57cb6fb280c9ee3401b30f23bb1ece3f61d8", "json"),
+    Pin("capsule-tenant-v1beta2.schema.json",
+        f"{_GITHUB}/projectcapsule/capsule/930f0382d102ae02145d99756b93e6218da676e4/charts/capsule/crds/tenant-crd.yaml",
+        "crd:Tenant/v1beta2", "ded91b7bf5218eeeaeee146f8e8a6790ed7c7574a0eb4f353d428e075e01eeaa", "json"),
+    Pin("contour-httpproxy-v1.schema.json",
+        f"{_GITHUB}/projectcontour/contour/ca2e3b30f8f371fb31cf467668293ee249ac11be/examples/contour/01-crds.yaml",
+        "crd:HTTPProxy/v1", "1e0fc5aa6cbbde5744acdb4563bb2ff8dba43ac734bb4461be8daa3e3a1de3d8", "json"),
+    Pin("certmanager-certificate-v1.schema.json",
+        f"{_GITHUB}/cert-manager/cert-manager/2a0ef53b06e183356d922cd58af2510d8885bef5/deploy/crds/crd-certificates.yaml",
+        "crd:Certificate/v1", "0301b71b8158f7bf505ffafded3ced45fab2e607acb58f7be829cc298289359a", "json"),
+    Pin("dossier-jupyterhub-config.yaml", f"{_DOSSIER}/jupyterhub-config.yaml", "file",
+        "4a8ffaf9fb20be208094813b8ee0cc0795c53fd53f21b32c7d92977df1955e83", "bytes"),
+    Pin("dossier-postgresql-config.yaml", f"{_DOSSIER}/postgresql-config.yaml", "file",
+        "90735105a920b47d11614da1bbab9c5e34832d24a9ea058e841b9265648e7e59", "bytes"),
+)}
+
+
+class SchemaUnavailable(Exception):  # noqa: N818 - reads as what happened: the schema is unavailable
+    """A pinned file that no source could provide; ``reasons`` says what each source answered."""
+
+    def __init__(self, name: str, reasons: list[str], *, refused: bool = False) -> None:
+        self.name, self.reasons, self.refused = name, reasons, refused
+        super().__init__(f"{name}: {'; '.join(reasons)}")
+
+
+# --- canonical form ------------------------------------------------------------------------
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical form of a parsed document: JSON, sorted keys, no whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def parse(data: bytes, form: str) -> Any:
+    """The document in ``data`` (``bytes``: the text as it is)."""
+    if form == "json":
+        return json.loads(data)
+    if form == "yaml":
+        return yaml.load(data, Loader=_YAML_LOADER)
+    return data.decode()
+
+
+def digest(data: bytes, form: str) -> str:
+    """The SHA-256 a pin holds for ``data``: of its canonical form, or of the bytes for ``bytes``."""
+    return hashlib.sha256(data if form == "bytes" else canonical(parse(data, form))).hexdigest()
+
+
+def _verified(pin: Pin, data: bytes, where: str) -> Any:
+    """The parsed document, or a refusal naming ``where`` when it does not match the pin."""
+    try:
+        value = parse(data, pin.form)
+        found = hashlib.sha256(data if pin.form == "bytes" else canonical(value)).hexdigest()
+    except (ValueError, yaml.YAMLError) as exc:
+        raise SchemaUnavailable(pin.name, [f"refused {where}: not {pin.form.upper()} ({exc})"], refused=True) from exc
+    if found != pin.sha256:
+        raise SchemaUnavailable(pin.name, [
+            f"refused {where}: its content does not match the pin (sha256 {found}, pinned {pin.sha256})"
+        ], refused=True)
+    return value
+
+
+def extract(pin: Pin, data: bytes) -> bytes:
+    """The pinned file inside a download (the file itself, a chart archive's member, a CRD's schema)."""
+    kind, _, arg = pin.extract.partition(":")
+    if kind == "tgz":
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            member = archive.extractfile(arg)
+            if member is None:
+                raise ValueError(f"{arg} is not a file in the archive")
+            return member.read()
+    if kind == "crd":
+        crd_kind, _, version = arg.partition("/")
+        for document in yaml.load_all(data, Loader=_YAML_LOADER):
+            if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = document.get("spec") or {}
+            if (spec.get("names") or {}).get("kind") != crd_kind:
+                continue
+            for served in spec.get("versions") or []:
+                if served.get("name") == version:
+                    return (json.dumps(served["schema"]["openAPIV3Schema"], indent=2) + "\n").encode()
+        raise ValueError(f"no CustomResourceDefinition of kind {crd_kind} with version {version}")
+    return data
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def default_cache(environ: Mapping[str, str] = os.environ) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dossier" / "upstream"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where pinned files are looked for, in this order: ``directory``, ``cache``, a download."""
+
+    directory: Path | None
+    cache: Path
+    mirror: str | None = None
+    timeout: float = DOWNLOAD_TIMEOUT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Sources:
+        """The sources the environment names (an empty variable counts as unset)."""
+        directory = environ.get(ENV_DIRECTORY) or None
+        return cls(
+            directory=Path(directory).expanduser().resolve() if directory else None,
+            cache=Path(environ.get(ENV_CACHE) or default_cache(environ)).expanduser(),
+            mirror=environ.get(ENV_MIRROR) or None,
+        )
+
+    def url(self, pin: Pin) -> str:
+        """Where a pinned file is downloaded from: upstream, or the same path under the mirror."""
+        if not self.mirror:
+            return pin.url
+        return f"{self.mirror.rstrip('/')}/{pin.url.split('://', 1)[1]}"
+
+
+_lock = threading.Lock()
+_memo: dict[tuple[Sources, str], tuple[Path, str, Any] | SchemaUnavailable] = {}
+_unreachable: dict[tuple[Sources, str], str] = {}  # (sources, host) -> why: one failed connection per host
+
+
+def _download(sources: Sources, pin: Pin) -> bytes:
+    url = sources.url(pin)
+    host = urllib.parse.urlsplit(url).netloc
+    if (sources, host) in _unreachable:
+        raise OSError(_unreachable[(sources, host)])
+    request = urllib.request.Request(url, headers={"User-Agent": "dossier-stack offline plan"})
+    try:
+        with urllib.request.urlopen(request, timeout=sources.timeout) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError:
+        raise
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        _unreachable[(sources, host)] = f"{host} unreachable ({reason})"
+        raise OSError(_unreachable[(sources, host)]) from exc
+
+
+def _resolve(sources: Sources, pin: Pin) -> tuple[Path, str, Any]:
+    """(path, source, parsed document) of a pinned file; raises ``SchemaUnavailable``."""
+    reasons: list[str] = []
+    if sources.directory is None:
+        reasons.append(f"{ENV_DIRECTORY} is not set")
+    else:
+        path = sources.directory / pin.name
+        if path.is_file():
+            return path, ENV_DIRECTORY, _verified(pin, path.read_bytes(), str(path))
+        reasons.append(f"not in {ENV_DIRECTORY} ({sources.directory})")
+    cached = sources.cache / pin.name
+    if cached.is_file():
+        try:
+            return cached, "cache", _verified(pin, cached.read_bytes(), str(cached))
+        except SchemaUnavailable as exc:
+            raise SchemaUnavailable(pin.name, [*exc.reasons, "remove it to download it again"], refused=True) from exc
+    reasons.append(f"not in the cache ({sources.cache})")
+    url = sources.url(pin)
+    try:
+        data = extract(pin, _download(sources, pin))
+    except (OSError, HTTPException, tarfile.TarError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise SchemaUnavailable(pin.name, [*reasons, f"download of {url} failed: {exc}"]) from exc
+    value = _verified(pin, data, f"the download of {url}")
+    sources.cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=sources.cache, prefix=f".{pin.name}.", delete=False) as tmp:
+        tmp.write(data)
+    os.replace(tmp.name, cached)
+    return cached, f"download ({url})", value
+
+
+def resolve(name: str, sources: Sources | None = None) -> tuple[Path, str, Any]:
+    """(local path, source, parsed document) of the pinned file ``name``, looked up once per process."""
+    sources = sources or Sources.from_env()
+    with _lock:
+        found = _memo.get((sources, name))
+        if found is None:
+            try:
+                found = _resolve(sources, PINS[name])
+            except SchemaUnavailable as exc:
+                found = exc
+            _memo[(sources, name)] = found
+    if isinstance(found, SchemaUnavailable):
+        raise found
+    return found
+
+
+def load(name: str, sources: Sources | None = None) -> Any:
+    """The parsed pinned file (``bytes`` form: its text); do not modify it. Raises ``SchemaUnavailable``."""
+    return resolve(name, sources)[2]
+
+
+def path(name: str, sources: Sources | None = None) -> Path:
+    """A local, verified copy of the pinned file ``name``. Raises ``SchemaUnavailable``."""
+    return resolve(name, sources)[0]
+
+
+def how_to_provide(sources: Sources | None = None, *, cluster: bool = True) -> list[str]:
+    """The ways to provide the pinned files, for messages (``cluster``: include the plan's cluster option)."""
+    sources = sources or Sources.from_env()
+    ways = [
+        f"a download: with network access, the pinned files are fetched once into {sources.cache} "
+        f"({ENV_CACHE} moves it, {ENV_MIRROR}=<url> fetches the same paths from a mirror)",
+        f"a directory: {ENV_DIRECTORY}=<dir> holding copies of the pinned files (such as ../shared/upstream)",
+    ]
+    if cluster:
+        ways.insert(0, "from your cluster: `make plan SCHEMAS=cluster` (`--schemas cluster`) reads the CRDs installed "
+                       "in the cluster of the stack's kubernetes:context (chart values schemas still come from 2 or 3)")
+    return [*(f"{n}. {way}" for n, way in enumerate(ways, 1)), "details: docs/schemas.md"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline.schemas", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", choices=["status", "pin"], default="status",
+                        help="status: where each pinned file comes from (fetches what is missing); "
+                             "pin: the canonical SHA-256 of FILEs")
+    parser.add_argument("files", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "pin":
+        for file in args.files:
+            form = PINS[file.name].form if file.name in PINS else "json" if file.suffix == ".json" else "yaml"
+            print(f"{digest(file.read_bytes(), form)}  {file}  ({form})")
+        return 0
+    missing = 0
+    for name in PINS:
+        try:
+            where, source, _ = resolve(name)
+            print(f"ok       {name}  from {source}: {where}")
+        except SchemaUnavailable as exc:
+            missing += 1
+            print(f"missing  {name}: {'; '.join(exc.reasons)}")
+    if missing:
+        print("\n".join(["Provide them in one of these ways:", *(f"  {line}" for line in how_to_provide())]))
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
