@@ -6,11 +6,19 @@ STACK ?= dev
 # Kubernetes version the core objects are validated against (kubernetes-validate schemas).
 KUBERNETES_VERSION ?= 1.30.0
 BASE ?=
+# Schema checks (docs/schemas.md): SCHEMAS=cluster checks custom resources against the CRDs of the stack's
+# cluster; ALLOW_UNCHECKED=1 lets a plan or the tests pass with a warning when a schema check could not run.
+SCHEMAS ?= pinned
+ALLOW_UNCHECKED ?=
+export DOSSIER_ALLOW_UNCHECKED := $(ALLOW_UNCHECKED)
+# The pinned upstream files beside the checkout, when they are there (this repository's CI).
+export DOSSIER_UPSTREAM ?= $(abspath $(wildcard ../shared/upstream))
 
 .PHONY: test plan plan-diff base-given bench lint help
 
 help:
 	@echo "make plan [STACK=dev]             offline plan of a stack (no cluster, no Pulumi CLI): tree, checks, build/<stack>/"
+	@echo "    [SCHEMAS=cluster] [ALLOW_UNCHECKED=1]  CRD schemas from the stack's cluster; warn when a check cannot run"
 	@echo "make plan-diff BASE=<git ref>     the plan of BASE next to this tree's, as a unified diff of build/"
 	@echo "make bench                        plan time against the Pulumi SDK floor (dev stack, 1/100/1000 groups)"
 	@echo "make test                         linters and the test suite"
@@ -29,7 +37,7 @@ test: lint
 	$(PY) -m pytest
 
 plan: $(VENV)/.installed
-	$(PY) -m offline.plan --stack $(STACK) --kubernetes-version $(KUBERNETES_VERSION)
+	$(PY) -m offline.plan --stack $(STACK) --kubernetes-version $(KUBERNETES_VERSION) --schemas $(SCHEMAS)
 
 base-given:
 	@test -n "$(BASE)" || { echo "usage: make plan-diff BASE=<git ref> [STACK=dev]" >&2; exit 2; }
