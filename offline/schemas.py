@@ -222,6 +222,13 @@ def _download(sources: Sources, pin: Pin) -> bytes:
         raise OSError(_unreachable[(sources, host)]) from exc
 
 
+def _read(pin: Pin, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SchemaUnavailable(pin.name, [f"cannot read {path}: {exc}"]) from exc
+
+
 def _resolve(sources: Sources, pin: Pin) -> tuple[Path, str, Any]:
     """(path, source, parsed document) of a pinned file; raises ``SchemaUnavailable``."""
     reasons: list[str] = []
@@ -230,12 +237,12 @@ def _resolve(sources: Sources, pin: Pin) -> tuple[Path, str, Any]:
     else:
         path = sources.directory / pin.name
         if path.is_file():
-            return path, ENV_DIRECTORY, _verified(pin, path.read_bytes(), str(path))
+            return path, ENV_DIRECTORY, _verified(pin, _read(pin, path), str(path))
         reasons.append(f"not in {ENV_DIRECTORY} ({sources.directory})")
     cached = sources.cache / pin.name
     if cached.is_file():
         try:
-            return cached, "cache", _verified(pin, cached.read_bytes(), str(cached))
+            return cached, "cache", _verified(pin, _read(pin, cached), str(cached))
         except SchemaUnavailable as exc:
             raise SchemaUnavailable(pin.name, [*exc.reasons, "remove it to download it again"], refused=True) from exc
     reasons.append(f"not in the cache ({sources.cache})")
@@ -245,10 +252,14 @@ def _resolve(sources: Sources, pin: Pin) -> tuple[Path, str, Any]:
     except (OSError, HTTPException, tarfile.TarError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise SchemaUnavailable(pin.name, [*reasons, f"download of {url} failed: {exc}"]) from exc
     value = _verified(pin, data, f"the download of {url}")
-    sources.cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=sources.cache, prefix=f".{pin.name}.", delete=False) as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, cached)
+    try:
+        sources.cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=sources.cache, prefix=f".{pin.name}.", delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, cached)
+    except OSError as exc:
+        raise SchemaUnavailable(pin.name, [*reasons, f"downloaded {url}, but cannot write it to the cache: {exc} "
+                                                     f"({ENV_CACHE} names another directory)"]) from exc
     return cached, f"download ({url})", value
 
 

@@ -111,6 +111,15 @@ def test_download_fills_the_cache_once(tmp_path: Path, local_server, upstream_fi
     assert {schemas.resolve(name, offline)[1] for name in PINS} == {"cache"}
 
 
+def test_a_cache_that_cannot_be_written_is_a_clear_reason(tmp_path: Path, local_server, upstream_files) -> None:
+    not_a_directory = tmp_path / "cache"
+    not_a_directory.write_text("")
+    sources = Sources(None, not_a_directory, local_server(upstream_files).url)
+    with pytest.raises(SchemaUnavailable, match=r"downloaded http://127\.0\.0\.1:\d+/\S+, but cannot write it to "
+                                                 r"the cache: .*\(DOSSIER_SCHEMA_CACHE names another directory\)"):
+        schemas.resolve(TENANT, sources)
+
+
 def test_a_tampered_download_is_refused_and_named(
     tmp_path: Path, local_server, upstream_files, dev: RunResult
 ) -> None:
