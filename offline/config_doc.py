@@ -1,10 +1,11 @@
 """The config reference, generated from ``components.config.StackConfig``.
 
-``python -m offline.config_doc`` prints the README's configuration table (one row
-per key, nested keys dotted, list entries as ``[]``); ``--update-readme`` rewrites
-it between the README's config-table markers (nothing else); ``--pulumi-yaml``
-prints the ``config:`` declarations ``Pulumi.yaml`` holds. Tests compare both with the
-files, so the model is the single source of the config contract.
+``python -m offline.config_doc`` prints the configuration reference table of
+``docs/configuration.md`` (one row per key, nested keys dotted, list entries as
+``[]``); ``--update-docs`` rewrites it between that page's config-table markers
+(nothing else); ``--pulumi-yaml`` prints the ``config:`` declarations ``Pulumi.yaml``
+holds. Tests compare both with the files, so the model is the single source of the
+config contract.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pydantic_core import PydanticUndefined
 from components.config import NAMESPACE, Kind, StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The page that holds the generated table.
+REFERENCE = ROOT / "docs" / "configuration.md"
 START = "<!-- config-table:start -->"
 END = "<!-- config-table:end -->"
 
@@ -125,7 +128,7 @@ def rows(model: type[BaseModel] = StackConfig, prefix: str = "") -> Iterator[tup
 
 
 def markdown_table() -> str:
-    """The README's configuration reference table (between the config-table markers)."""
+    """The configuration reference table of ``docs/configuration.md`` (between the config-table markers)."""
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
     for key, label, default, description in rows():
         cell = description.replace("|", "\\|")
@@ -163,23 +166,22 @@ def pulumi_declarations() -> dict[str, dict[str, Any]]:
     return declarations
 
 
-def update_readme(text: str) -> str:
-    """``text`` (the README) with the table between the config-table markers regenerated."""
+def update_table(text: str) -> str:
+    """``text`` (a Markdown page) with the table between the config-table markers regenerated."""
     start, end = text.index(START) + len(START), text.index(END)
     return f"{text[:start]}\n{markdown_table()}\n{text[end:]}"
 
 
 def main(argv: list[str]) -> int:
-    if argv[1:] == ["--update-readme"]:
-        readme = ROOT / "README.md"
-        readme.write_text(update_readme(readme.read_text()))
+    if argv[1:] == ["--update-docs"]:
+        REFERENCE.write_text(update_table(REFERENCE.read_text()))
         return 0
     if argv[1:] == ["--pulumi-yaml"]:
         document = {"config": pulumi_declarations()}
         sys.stdout.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000))
         return 0
     if argv[1:]:
-        sys.stderr.write("usage: python -m offline.config_doc [--pulumi-yaml | --update-readme]\n")
+        sys.stderr.write("usage: python -m offline.config_doc [--pulumi-yaml | --update-docs]\n")
         return 2
     print(markdown_table())
     return 0

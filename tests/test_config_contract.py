@@ -1,4 +1,4 @@
-"""The config contract is one thing: the model, Pulumi.yaml, the README table and the stack files agree."""
+"""The config contract is one thing: the model, Pulumi.yaml, the docs' reference table and the stack files agree."""
 
 from __future__ import annotations
 
@@ -80,13 +80,22 @@ def test_every_key_at_every_level_is_described_and_closed() -> None:
             assert field.description, f"{model.__name__}.{name} has no description"
 
 
-def test_readme_table_is_the_generated_one() -> None:
-    readme = (ROOT / "README.md").read_text()
-    match = re.search(re.escape(config_doc.START) + r"\n(.*?)\n?" + re.escape(config_doc.END), readme, re.S)
-    assert match, "README.md lost its config-table markers"
-    assert match.group(1).strip() == config_doc.markdown_table(), (
-        "regenerate the table: python -m offline.config_doc --update-readme"
+def test_reference_table_is_the_generated_one() -> None:
+    page = config_doc.REFERENCE.read_text()
+    assert page.count(config_doc.START) == page.count(config_doc.END) == 1, (
+        "docs/configuration.md needs exactly one pair of config-table markers"
     )
+    match = re.search(re.escape(config_doc.START) + r"\n(.*?)\n?" + re.escape(config_doc.END), page, re.S)
+    assert match, "docs/configuration.md: the config-table end marker comes before the start marker"
+    assert match.group(1).strip() == config_doc.markdown_table(), (
+        "regenerate the table: .venv/bin/python -m offline.config_doc --update-docs"
+    )
+
+
+def test_the_readme_holds_no_copy_of_the_table() -> None:
+    # One generated copy: the README links to the reference instead of repeating it.
+    readme = (ROOT / "README.md").read_text()
+    assert config_doc.START not in readme and "| `dossier:fqdn` |" not in readme
 
 
 def test_the_table_has_a_row_for_every_nested_key() -> None:
@@ -117,8 +126,8 @@ def test_generator_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert yaml.safe_load(capsys.readouterr().out) == {"config": config_doc.pulumi_declarations()}
 
 
-def test_update_readme_touches_only_the_table() -> None:
+def test_update_table_touches_only_the_table() -> None:
     text = f"before\n{config_doc.START}\nstale\n{config_doc.END}\nafter\n"
-    assert config_doc.update_readme(text) == (
+    assert config_doc.update_table(text) == (
         f"before\n{config_doc.START}\n{config_doc.markdown_table()}\n{config_doc.END}\nafter\n"
     )

@@ -1,4 +1,4 @@
-"""The GitHub workflows users copy: linted, and shaped as the README describes.
+"""The GitHub workflows users copy: linted, and shaped as docs/operations.md ("Workflows") describes.
 
 Pull requests run ``make test`` and then ``pulumi preview`` of dev and prod with
 the policy pack, commenting on the pull request; pushes to main run ``pulumi up``
