@@ -1,0 +1,123 @@
+"""Where each shell command shown in ``README.md`` and ``docs/*.md`` is exercised.
+
+``tests/test_docs.py`` reads every command of the docs' fenced ``sh``/``bash``/
+``shell``/``console`` blocks (continued lines joined, comments dropped, spaces
+collapsed) and fails on one that is in none of the lists below, on an entry no page
+shows any more, and on an entry naming a test function that does not exist.
+
+- ``OFFLINE``: safe commands that need nothing but Python, ``make`` and git.
+  ``tests/test_docs.py`` runs each one as written, in a copy of the project.
+- ``MAKE_TEST``: ``make test`` itself, the command running these tests.
+- ``E2E_COMMANDS``: commands that need the real Pulumi CLI, a cluster or Keycloak.
+  Each entry names the end-to-end test that runs them (``e2e/<file>.py::<test>``;
+  the end-to-end suite is not part of ``make test``). Until that test exists,
+  ``test`` is ``None`` and ``pending`` says what will exercise the commands.
+
+To show a new command in the docs, add it here. The end-to-end work extends
+``E2E_COMMANDS``: fill in ``test`` as each test lands, or add an entry for a
+command its own docs show (``make e2e``, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Offline:
+    """A command ``tests/test_docs.py`` runs, as written, in a copy of the project."""
+
+    command: str
+    #: Text its output (stdout and stderr) must contain.
+    output: tuple[str, ...] = ()
+    #: Files it must write, relative to the project.
+    writes: tuple[str, ...] = ()
+    #: Files it rewrites that must come out byte-identical: a drift check.
+    unchanged: tuple[str, ...] = ()
+    #: It reads the pinned upstream schema files (``tests/conftest.py``'s ``upstream`` fixture).
+    needs_schemas: bool = False
+    #: A git ref it reads from the repository.
+    needs_ref: str | None = None
+    #: Too slow for ``make test``: run the recipe ``make -n`` prints for it, with these arguments appended.
+    quick_args: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class E2E:
+    """Commands that need the real Pulumi CLI, a cluster or Keycloak, and the end-to-end test that runs them."""
+
+    commands: tuple[str, ...]
+    #: ``e2e/<file>.py::<test function>`` (or ``::<Class>::<test>``); ``None`` until the test exists.
+    test: str | None
+    #: With ``test=None``: what will exercise these commands, and why nothing does yet.
+    pending: str = ""
+
+
+MAKE_TEST = "make test"
+
+OFFLINE: tuple[Offline, ...] = (
+    Offline("make plan", output=("resources (",), writes=("build/dev/resources.yaml", "build/dev/outputs.json"),
+            needs_schemas=True),
+    Offline("make plan STACK=prod", output=("resources (",), writes=("build/prod/resources.yaml",),
+            needs_schemas=True),
+    Offline("make plan KUBERNETES_VERSION=1.29.0", output=("resources (",), writes=("build/dev/resources.yaml",),
+            needs_schemas=True),
+    Offline("make plan-diff BASE=main", output=("plan of dev:",),
+            writes=("build/base/dev/resources.yaml", "build/dev/resources.yaml"), needs_schemas=True,
+            needs_ref="main"),
+    Offline("make bench", output=("program / floor",),
+            quick_args=("--repeats", "1", "--cold-repeats", "0", "--scale-repeats", "1", "--sizes", "1,2")),
+    Offline(".venv/bin/python -m offline.config_doc", output=("| `dossier:fqdn` |",)),
+    Offline(".venv/bin/python -m offline.config_doc --update-docs", unchanged=("docs/configuration.md",)),
+    Offline(".venv/bin/python -m offline.config_doc --pulumi-yaml", output=("config:\n  dossier:fqdn:\n",)),
+    Offline("UPDATE_URN_PIN=1 .venv/bin/python -m pytest tests/test_urns.py", output=(" passed",),
+            unchanged=("tests/fixtures/urns.dev.txt",)),
+    Offline(".venv/bin/python -m tests.test_urns", output=("wrote ",), unchanged=("tests/fixtures/urns.dev.txt",)),
+)
+
+_DEPLOY = "issue 13 (make e2e): preview, then up, of a stack on a file:// backend against the local servers"
+_RUNBOOK = "issue 15 §7 (make e2e-faults): the day-2 runbook run against the real CLI and servers"
+
+E2E_COMMANDS: tuple[E2E, ...] = (
+    E2E(("pulumi login",), None, "issue 13: the e2e logs in to a file:// backend (`pulumi login file://...`)"),
+    E2E(("pulumi stack init prod",), None, _DEPLOY),
+    E2E(("pulumi config set keycloak:url https://auth.example.org",
+         "pulumi config set keycloak:clientId pulumi",
+         "pulumi config set --secret keycloak:clientSecret '<secret>'",
+         "pulumi config set kubernetes:context my-cluster",
+         "pulumi config set dossier:fqdn hub.example.org",
+         "pulumi config set --path dossier:keycloak.url https://auth.example.org"),
+        None, _DEPLOY + ", configured with these settings (its own values)"),
+    E2E(("python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt",),
+        None, "needs PyPI: the e2e preview and up with --policy-pack policy (issue 13); the workflows run the "
+              "same two steps, and tests/test_policy.py runs the pack's rules offline"),
+    E2E(("pulumi preview --diff --policy-pack policy",
+         "pulumi preview --stack prod --policy-pack policy",
+         "pulumi up --policy-pack policy"), None, _DEPLOY),
+    E2E(("pulumi stack output hubUrl",), None, "issue 13 §3.2: `stack output` equal to the output contract"),
+    # Rotating the hub user's database password (operations.md, "Rotating a password").
+    E2E(("STACK=prod NS=jhub",
+         "URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::postgresql-user-password')",
+         'pulumi state unprotect --stack $STACK "$URN"',
+         'pulumi up --stack $STACK --policy-pack policy --replace "$URN"',
+         "ADMIN=$(kubectl -n $NS get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d)",
+         "NEW=$(pulumi stack output --stack $STACK postgresqlPassword --show-secrets)",
+         """{ printf '%s\\n' "$ADMIN"; printf "ALTER USER jhub WITH PASSWORD '%s';\\n" "$NEW"; } | """
+         "kubectl -n $NS exec -i jhub-postgresql-primary-0 -- "
+         "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec psql -U postgres -d jhub'",
+         "kubectl -n $NS rollout restart deployment/hub",
+         "unset ADMIN NEW"),
+        None, _RUNBOOK + "; the local API server runs no pods, so `kubectl exec` into the PostgreSQL pod "
+                         "and `rollout restart` need a real cluster"),
+    # Backing up the hub database before a chart upgrade (operations.md, "Upgrading a chart").
+    E2E(("kubectl -n jhub get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d | "
+         "kubectl -n jhub exec -i jhub-postgresql-primary-0 -- "
+         "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec pg_dump -U postgres jhub' > jhub.sql",),
+        None, "needs a running PostgreSQL pod: the local API server of the e2e runs no pods"),
+    # Restoring a lost stack from a state export (operations.md, "Restoring after a lost stack").
+    E2E(("pulumi stack init <stack>",
+         "pulumi stack import --file <stack>.json",
+         "pulumi refresh",
+         "pulumi preview --policy-pack policy"),
+        None, "issue 15 (make e2e-faults): the recovery steps, run against the real CLI and servers"),
+)

@@ -1,0 +1,177 @@
+"""Reading the project's Markdown pages: fenced blocks, shell commands, links and heading anchors.
+
+Used by ``tests/test_docs.py`` and ``tests/test_doc_commands.py``. Pages are
+``README.md`` and ``docs/*.md``; anchors follow GitHub's slugs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from offline.engine import ROOT
+
+
+def pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def name(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
+SHELL = {"sh", "bash", "shell", "console"}
+
+
+@dataclass(frozen=True)
+class Block:
+    info: str
+    lines: list[tuple[int, str]]  # (line number, text without the fence's indentation)
+
+
+def blocks(text: str) -> Iterator[Block]:
+    """The fenced code blocks of a Markdown text (indented ones, in list items, too)."""
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index])
+        index += 1
+        if not opening:
+            continue
+        indent, fence = opening["indent"], opening["fence"]
+        body: list[tuple[int, str]] = []
+        while index < len(lines) and not lines[index].strip().startswith(fence):
+            line = lines[index]
+            body.append((index + 1, line[len(indent):] if line.startswith(indent) else line.lstrip()))
+            index += 1
+        index += 1
+        yield Block(opening["info"].lower(), body)
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without a shell comment: a ``#`` that starts a word, outside quotes."""
+    quote = ""
+    for position, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (position == 0 or line[position - 1].isspace()):
+            return line[:position].rstrip()
+    return line.rstrip()
+
+
+def commands(block: Block) -> Iterator[tuple[int, str]]:
+    """(line number, command) of a shell block: continued lines joined, comments dropped, spaces collapsed."""
+    pending: list[str] = []
+    first = 0
+    for number, raw in block.lines:
+        line = raw
+        if block.info == "console" and not pending:
+            if not line.startswith("$ "):
+                continue  # output
+            line = line[2:]
+        line = strip_comment(line).strip()
+        if not line and not pending:
+            continue
+        if not pending:
+            first = number
+        if line.endswith("\\"):
+            pending.append(line[:-1])
+            continue
+        pending.append(line)
+        if line.endswith(("|", "&&", "||")):
+            continue
+        yield first, " ".join(" ".join(pending).split())
+        pending = []
+    if pending:
+        yield first, " ".join(" ".join(pending).split())
+
+
+def documented_commands() -> dict[str, list[str]]:
+    """Every shell command of the docs -> where it is shown (``page:line``)."""
+    found: dict[str, list[str]] = {}
+    for page in pages():
+        for block in blocks(page.read_text()):
+            if block.info in SHELL:
+                for line, command in commands(block):
+                    found.setdefault(command, []).append(f"{name(page)}:{line}")
+    return found
+
+
+# --- links and anchors --------------------------------------------------------------
+
+_LINK = re.compile(r"(?<!!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?")
+_REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)")
+_CODE_SPAN = re.compile(r"(`+).*?\1")
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_HTML_ID = re.compile(r"<a\s+(?:name|id)=\"([^\"]+)\"")
+
+
+def prose_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) outside fenced code."""
+    fence = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        opening = _FENCE.match(line)
+        if fence:
+            if line.strip().startswith(fence):
+                fence = ""
+            continue
+        if opening:
+            fence = opening["fence"]
+            continue
+        yield number, line
+
+
+def links(text: str) -> Iterator[tuple[int, str]]:
+    for number, line in prose_lines(text):
+        line = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)
+        for pattern in (_LINK, _IMAGE, _REFERENCE):
+            for match in pattern.finditer(line):
+                yield number, match.group(1)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"`([^`]*)`", r"\1", heading)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link's text
+    text = re.sub(r"<[^>]+>", "", text)
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors a page offers: its headings' slugs (repeats numbered -1, -2, ...) and HTML ids."""
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    for _, line in prose_lines(text):
+        found.update(_HTML_ID.findall(line))
+        heading = _HEADING.match(line)
+        if heading:
+            base = slug(heading.group(2))
+            count = seen.get(base, 0)
+            seen[base] = count + 1
+            found.add(base if count == 0 else f"{base}-{count}")
+    return found
+
+
+def broken_links(page: Path, root: Path = ROOT) -> Iterator[str]:
+    text = page.read_text()
+    for number, target in links(text):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
+            continue  # https:, mailto:, ...
+        path_part, _, anchor = target.partition("#")
+        where = f"{page.relative_to(root)}:{number}: {target}"
+        resolved = (page.parent / path_part).resolve() if path_part else page
+        if not resolved.is_relative_to(root):
+            yield f"{where}: points outside the project"
+            continue
+        if not resolved.exists():
+            yield f"{where}: no such file"
+            continue
+        if anchor and resolved.suffix == ".md" and anchor not in anchors(resolved.read_text()):
+            yield f"{where}: no heading #{anchor} in {resolved.relative_to(root)}"
