@@ -1,0 +1,1 @@
+"""End-to-end: the real Pulumi CLI, providers and servers on loopback (``make e2e``)."""
