@@ -1,0 +1,66 @@
+"""The servers of the end-to-end run, on 127.0.0.1 only, stopped by the PIDs this package started.
+
+API (each module's docstring says more):
+
+- ``Supervisor`` (``supervisor.py``): a run's temporary folder, processes, PID
+  files and clean-up (normal exit, exceptions, SIGINT/SIGTERM, atexit);
+  ``DOSSIER_E2E_KEEP=1`` keeps the folder. Errors: ``ServerError`` and its
+  ``ServerStartError``, ``PortInUseError``, ``MissingToolError``.
+- ``start_servers(supervisor, which=..., context=, nodes=, realm=, provider_realm=)``
+  (``run.py``): everything in parallel, as ``Servers``.
+- ``start_cluster`` -> ``Cluster`` (``cluster.py``): etcd + kube-apiserver, kubeconfig,
+  CRDs (``crds.py``), Nodes; ``finalize_namespace``, ``namespace_contents``.
+- ``start_keycloak`` -> ``Keycloak`` (``keycloak.py``); ``prepare_realm`` ->
+  ``RealmSetup`` with the provider's ``ProviderAccount`` (``keycloak_realm.py``);
+  ``KeycloakAdmin`` (``keycloak_admin.py``): clients, mappers, roles, users,
+  ``assign_client_roles``, ``set_mapper_multivalued``.
+- ``start_postgres`` -> ``Postgres`` (``postgres.py``): ``create_chart_database``,
+  ``set_password``, ``can_login``.
+- ``CertificateAuthority`` (``certs.py``): the run's CA.
+
+For humans: ``python -m e2e.servers up [--keep]``.
+"""
+
+from e2e.servers.certs import CertificateAuthority
+from e2e.servers.cluster import Cluster, start_cluster
+from e2e.servers.keycloak import Keycloak, start_keycloak
+from e2e.servers.keycloak_admin import KeycloakAdmin, KeycloakAdminError
+from e2e.servers.keycloak_realm import ProviderAccount, RealmSetup, prepare_realm, server_version_seen_by
+from e2e.servers.postgres import Postgres, start_postgres
+from e2e.servers.run import Servers, start_servers
+from e2e.servers.supervisor import (
+    MissingToolError,
+    PortInUseError,
+    ServerError,
+    ServerStartError,
+    Supervisor,
+    claim_port,
+    free_port,
+    tool,
+)
+
+__all__ = [
+    "CertificateAuthority",
+    "Cluster",
+    "Keycloak",
+    "KeycloakAdmin",
+    "KeycloakAdminError",
+    "MissingToolError",
+    "PortInUseError",
+    "Postgres",
+    "ProviderAccount",
+    "RealmSetup",
+    "ServerError",
+    "ServerStartError",
+    "Servers",
+    "Supervisor",
+    "claim_port",
+    "free_port",
+    "prepare_realm",
+    "server_version_seen_by",
+    "start_cluster",
+    "start_keycloak",
+    "start_postgres",
+    "start_servers",
+    "tool",
+]

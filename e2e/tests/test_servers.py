@@ -1,0 +1,322 @@
+"""The e2e servers start, answer, and are stopped by the PIDs they started (``pytest -m e2e e2e/tests``).
+
+The supervisor tests need nothing but Python; the server tests need the
+toolchain pieces (``make e2e-tools``) and fail with that instruction without them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from kubernetes import client
+
+from e2e.servers import (
+    CertificateAuthority,
+    Cluster,
+    Keycloak,
+    MissingToolError,
+    PortInUseError,
+    Postgres,
+    RealmSetup,
+    ServerStartError,
+    Supervisor,
+    claim_port,
+    prepare_realm,
+    server_version_seen_by,
+    start_cluster,
+    start_keycloak,
+    start_postgres,
+    tool,
+)
+from e2e.servers.keycloak_realm import create_provider_account
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+NODES = ("dossier-control-plane-0", "dossier-worker-0")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # a zombie is dead, only not yet reaped
+
+
+# --- supervisor ---------------------------------------------------------------------
+
+
+def test_stops_what_it_started_and_removes_its_folder() -> None:
+    with Supervisor(keep=False) as supervisor:
+        process = supervisor.start("sleeper", ["sleep", "300"])
+        assert (supervisor.pids / "sleeper.pid").read_text().strip() == str(process.pid)
+        assert os.getpgid(process.pid) == process.pid  # its own process group
+        folder = supervisor.run_dir
+    assert _gone(process.pid)
+    assert not folder.exists()
+
+
+def test_an_exception_stops_the_processes_too() -> None:
+    with pytest.raises(RuntimeError), Supervisor(keep=False) as supervisor:
+        process = supervisor.start("sleeper", ["sleep", "300"])
+        raise RuntimeError("a step failed")
+    assert _gone(process.pid)
+
+
+def test_keep_leaves_the_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOSSIER_E2E_KEEP", "1")
+    with Supervisor() as supervisor:
+        supervisor.start("sleeper", ["sleep", "300"])
+    assert (supervisor.logs / "sleeper.log").exists()
+    assert not (supervisor.pids / "sleeper.pid").exists()
+    subprocess.run(["rm", "-rf", str(supervisor.run_dir)], check=True)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 128 + 15), (signal.SIGINT, -signal.SIGINT)])
+def test_a_signal_stops_the_processes_and_ends_the_run(signum: int, code: int) -> None:
+    script = textwrap.dedent("""
+        import time
+        from e2e.servers import Supervisor
+        with Supervisor(keep=False) as supervisor:
+            process = supervisor.start("sleeper", ["sleep", "300"])
+            print(process.pid, supervisor.run_dir, flush=True)
+            time.sleep(300)
+    """)
+    run = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert run.stdout is not None
+    pid, folder = run.stdout.readline().split()
+    run.send_signal(signum)
+    assert run.wait(30) == code  # SIGINT: KeyboardInterrupt, which Python ends by dying of SIGINT
+    assert _gone(int(pid))
+    assert not Path(folder).exists()
+
+
+def test_a_server_that_does_not_come_up_fails_with_its_name_limit_and_log() -> None:
+    with Supervisor(keep=False) as supervisor:
+        process = supervisor.start("slowpoke", ["sh", "-c", "echo warming up; sleep 300"])
+        with pytest.raises(ServerStartError) as failure:
+            supervisor.wait_until(process, lambda: False, limit=1, what="ready")
+    message = str(failure.value)
+    assert "slowpoke was not ready within its limit of 1 s" in message
+    assert "warming up" in message
+
+
+def test_a_server_that_exits_fails_with_its_exit_code_and_log() -> None:
+    with Supervisor(keep=False) as supervisor:
+        process = supervisor.start("crasher", ["sh", "-c", "echo bad flag >&2; exit 3"])
+        with pytest.raises(ServerStartError, match=r"crasher exited with code 3 before it was ready(.|\n)*bad flag"):
+            supervisor.wait_until(process, lambda: False, limit=30)
+
+
+def test_a_fixed_port_in_use_is_refused_by_number() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"port {port} in use on 127.0.0.1: cannot start Keycloak"):
+            claim_port(port, "Keycloak")
+    assert claim_port(port, "Keycloak") == port
+
+
+def test_a_missing_toolchain_program_names_its_piece_and_make_e2e_tools(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOSSIER_E2E_CACHE", str(tmp_path))
+    with pytest.raises(MissingToolError, match=r"etcd is not built: toolchain piece e2e/toolchain/etcd .*e2e-tools"):
+        tool("etcd", "etcd")
+
+
+# --- servers ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run() -> Iterator[tuple[Supervisor, CertificateAuthority]]:
+    with Supervisor() as supervisor:
+        yield supervisor, CertificateAuthority(supervisor.path("ca"))
+
+
+@pytest.fixture(scope="module")
+def cluster(run: tuple[Supervisor, CertificateAuthority]) -> Cluster:
+    return start_cluster(*run, context="e2e-test", nodes=NODES)
+
+
+@pytest.fixture(scope="module")
+def keycloak(run: tuple[Supervisor, CertificateAuthority]) -> Keycloak:
+    return start_keycloak(*run)
+
+
+@pytest.fixture(scope="module")
+def realm(keycloak: Keycloak) -> RealmSetup:
+    return prepare_realm(keycloak)
+
+
+@pytest.fixture(scope="module")
+def postgres(run: tuple[Supervisor, CertificateAuthority]) -> Postgres:
+    return start_postgres(run[0])
+
+
+def test_cluster_answers_through_its_kubeconfig(cluster: Cluster) -> None:
+    api = cluster.api_client()
+    assert client.VersionApi(api).get_code().git_version == "v1.35.4"
+    assert sorted(str(n.metadata and n.metadata.name) for n in client.CoreV1Api(api).list_node().items) == sorted(NODES)
+    assert cluster.url.startswith("https://127.0.0.1:")
+
+
+def test_rbac_refuses_the_limited_token(cluster: Cluster) -> None:
+    with pytest.raises(client.ApiException) as refused:
+        client.CoreV1Api(cluster.api_client(cluster.limited_token)).list_namespace()
+    assert refused.value.status == 403
+
+
+def test_the_crds_are_served_with_their_names_and_schemas(cluster: Cluster) -> None:
+    api = cluster.api_client()
+    resources = {(r.name, r.namespaced, tuple(r.short_names or ())) for group in (
+        ("capsule.clastix.io", "v1beta2"), ("cert-manager.io", "v1"), ("projectcontour.io", "v1"))
+        for r in client.CustomObjectsApi(api).get_api_resources(*group).resources if "/" not in r.name}
+    assert resources == {("tenants", False, ("tnt",)), ("certificates", True, ("cert", "certs")),
+                         ("httpproxies", True, ("proxy", "proxies"))}
+    objects = client.CustomObjectsApi(api)
+    objects.create_cluster_custom_object("capsule.clastix.io", "v1beta2", "tenants", {
+        "apiVersion": "capsule.clastix.io/v1beta2", "kind": "Tenant", "metadata": {"name": "t1"},
+        "spec": {"owners": [{"kind": "User", "name": "alice"}], "preventDeletion": True}})
+    with pytest.raises(client.ApiException) as invalid:
+        objects.create_namespaced_custom_object("cert-manager.io", "v1", "default", "certificates", {
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c1"},
+            "spec": {"secretName": "s", "issuerRef": {"name": "i"}, "dnsNames": "not-a-list"}})
+    assert invalid.value.status == 422
+
+
+def test_a_deleted_namespace_stays_terminating_until_finalized(cluster: Cluster) -> None:
+    core = client.CoreV1Api(cluster.api_client())
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="doomed")))
+    core.create_namespaced_config_map("doomed", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="left")))
+    core.delete_namespace("doomed")
+    status = core.read_namespace("doomed").status
+    assert status is not None and status.phase == "Terminating"
+    assert cluster.namespace_contents("doomed") == ["configmaps/left"]
+    assert cluster.finalize_terminating_namespaces() == ["doomed"]
+    with pytest.raises(client.ApiException) as gone:
+        core.read_namespace("doomed")
+    assert gone.value.status == 404
+
+
+def test_keycloak_serves_the_realm_over_https_with_the_run_ca(keycloak: Keycloak, realm: RealmSetup) -> None:
+    discovery = requests.get(f"{keycloak.issuer('dossier')}/.well-known/openid-configuration",
+                             verify=str(keycloak.ca_cert), timeout=10).json()
+    assert discovery["issuer"] == f"https://localhost:{keycloak.port}/realms/dossier"
+
+
+def test_the_test_users_log_in_with_their_passwords(keycloak: Keycloak, realm: RealmSetup) -> None:
+    def login(password: str) -> int:
+        return requests.post(f"{keycloak.issuer('dossier')}/protocol/openid-connect/token", timeout=10,
+                             verify=str(keycloak.ca_cert), data={"grant_type": "password", "client_id": "admin-cli",
+                                                                 "username": "alice", "password": password}).status_code
+    assert login(realm.users["alice"]) == 200
+    assert login("wrong") == 401
+
+
+def test_the_provider_account_in_either_realm_sees_the_server_version(keycloak: Keycloak, realm: RealmSetup) -> None:
+    # What the Terraform provider inside pulumi-keycloak reads at login ("Malformed version" when empty).
+    in_realm = create_provider_account(keycloak, keycloak.admin(), provider_realm="dossier", client_id="pulumi-realm")
+    assert realm.provider.realm == "master"
+    assert server_version_seen_by(keycloak, realm.provider) == "26.5.5"
+    assert server_version_seen_by(keycloak, in_realm) == "26.5.5"
+
+
+def test_admin_helpers_assign_roles_and_change_the_mapper(keycloak: Keycloak, realm: RealmSetup) -> None:
+    admin = keycloak.admin()
+    admin.create_client("dossier", {"clientId": "hub", "publicClient": True, "directAccessGrantsEnabled": True,
+                                    "protocolMappers": [{"name": "tenants", "protocol": "openid-connect",
+                                                         "protocolMapper": "oidc-usermodel-client-role-mapper",
+                                                         "config": {"claim.name": "tenants", "multivalued": "true",
+                                                                    "usermodel.clientRoleMapping.clientId": "hub",
+                                                                    "access.token.claim": "true"}}]})
+    hub = admin.client("dossier", "hub")
+    for role in ("admin", "genomics"):
+        admin.post(f"/dossier/clients/{hub['id']}/roles", {"name": role})
+    admin.assign_client_roles("dossier", "hub", "alice", ["admin", "genomics"])
+    assert admin.user_client_roles("dossier", "hub", "alice") == ["admin", "genomics"]
+    admin.set_mapper_multivalued("dossier", "hub", "tenants", False)
+    assert admin.mapper("dossier", "hub", "tenants")["config"]["multivalued"] == "false"
+
+
+def test_postgres_gets_the_chart_user_and_database_from_the_secret(postgres: Postgres) -> None:
+    secret = {"password": "user-'pw", "postgres-password": "admin-pw", "replication-password": "r"}
+    postgres.create_chart_database(secret)
+    assert postgres.can_login("jhub", "user-'pw", "jhub")
+    assert postgres.can_login("postgres", "admin-pw", "postgres")
+    assert not postgres.can_login("jhub", "wrong", "jhub")
+    with postgres.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'jhub'")
+        assert cursor.fetchone() == ("jhub",)
+    postgres.set_password("jhub", "rotated")
+    assert postgres.can_login("jhub", "rotated", "jhub")
+    assert not postgres.can_login("jhub", "user-'pw", "jhub")
+
+
+def test_the_cli_prints_how_to_reach_the_servers_and_stops_them_on_ctrl_c() -> None:
+    up = subprocess.Popen([sys.executable, "-m", "e2e.servers", "up", "--only", "postgresql"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert up.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lines.append(up.stdout.readline())
+        if "Ctrl-C stops them" in lines[-1] or not lines[-1]:
+            break
+    printed = "".join(lines)
+    folder = Path(printed.split("run folder", 1)[1].split()[0])
+    pid = int((folder / "pids" / "postgresql.pid").read_text())
+    up.send_signal(signal.SIGINT)
+    assert up.wait(60) == 0, printed + up.stdout.read()
+    assert "postgresql    127.0.0.1:" in printed and "superuser   postgres / " in printed
+    assert _gone(pid)
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("placement", ["master", "dossier"])
+def test_the_pulumi_keycloak_provider_works_with_its_account_in(
+        placement: str, keycloak: Keycloak, realm: RealmSetup, run: tuple[Supervisor, CertificateAuthority],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+    import pulumi_keycloak
+    from pulumi import automation as auto
+
+    account = realm.provider if placement == "master" else create_provider_account(
+        keycloak, keycloak.admin(), provider_realm="dossier", client_id="pulumi-in-realm")
+    assert account.realm == placement
+    home = run[0].path(f"pulumi-{placement}")
+    path = os.pathsep.join([str(tool("pulumi", "pulumi").parent),
+                            str(tool("keycloak", "pulumi-resource-keycloak").parent), os.environ["PATH"]])
+    env = {"PATH": path, "PULUMI_CONFIG_PASSPHRASE": "throwaway", "PULUMI_SKIP_UPDATE_CHECK": "true",
+           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "PULUMI_BACKEND_URL": f"file://{home}"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # the automation API runs the CLI it finds on PATH
+    client_id = f"probe-{placement}"
+
+    def program() -> None:
+        provider = pulumi_keycloak.Provider("keycloak", url=account.url, realm=account.realm,
+                                            client_id=account.client_id, client_secret=account.client_secret,
+                                            root_ca_certificate=account.ca_pem)
+        opts = pulumi.ResourceOptions(provider=provider)
+        hub = pulumi_keycloak.openid.Client("client", realm_id="dossier", client_id=client_id,
+                                            access_type="CONFIDENTIAL", standard_flow_enabled=True,
+                                            valid_redirect_uris=["https://hub.example.org/hub/oauth_callback"],
+                                            opts=opts)
+        pulumi_keycloak.Role("role", realm_id="dossier", client_id=hub.id, name="admin", opts=opts)
+
+    options = auto.LocalWorkspaceOptions(work_dir=str(home), pulumi_home=str(home / ".pulumi"), env_vars=env)
+    stack = auto.create_or_select_stack("probe", project_name=client_id, program=program, opts=options)
+    assert stack.up().summary.resource_changes == {"create": 4}  # stack, provider, client, role
+    assert [r["name"] for r in keycloak.admin().client_roles("dossier", client_id)] == ["admin"]
+    stack.destroy()
+    assert keycloak.admin().find_client("dossier", client_id) is None
