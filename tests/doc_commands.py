@@ -95,6 +95,8 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "pulumi preview --stack prod --policy-pack policy",
          "pulumi up --policy-pack policy"), None, _DEPLOY),
     E2E(("pulumi stack output hubUrl",), None, "issue 13 §3.2: `stack output` equal to the output contract"),
+    E2E((".venv/bin/python -m e2e.servers up --keep",),
+        "e2e/tests/test_servers.py::test_the_cli_prints_how_to_reach_the_servers_and_stops_them_on_ctrl_c"),
     # Rotating the hub user's database password (operations.md, "Rotating a password").
     E2E(("STACK=prod NS=jhub",
          "URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::postgresql-user-password')",
