@@ -125,7 +125,10 @@ def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
         "debug": {"enabled": args.debug},
         "hub": {
             "image": image_values(args.image),
-            "args": ["dossier", "--config", CONFIG_PATH, *(["--debug"] if args.debug else [])],
+            # hub.args replaces the chart's whole command, with the flags the chart would add from
+            # debug.enabled and hub.db.upgrade: both are repeated here, or they are lost.
+            # Ref: zero-to-jupyterhub-k8s 2.0.0 jupyterhub/templates/hub/deployment.yaml
+            "args": ["dossier", "--config", CONFIG_PATH, *(["--debug"] if args.debug else []), "--upgrade-db"],
             "labels": dict(DB_CLIENT_LABELS),
             "networkPolicy": dict(CROSS_NAMESPACE),
             "db": {

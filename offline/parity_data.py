@@ -38,7 +38,6 @@ _SITE_STORAGE = "a storage class of Dossier's own cluster (cdk-cinder, OpenStack
 WHERE: dict[str, dict[str, str]] = {
     "jupyterhub": {
         "debug.enabled": "dossier:jupyterhub.debug",
-        "hub.args": "Dossier's entry point (components/jupyterhub.py); --debug with dossier:jupyterhub.debug",
         "hub.config.Authenticator": "components/jupyterhub.py",
         "hub.config.GenericOAuthenticator": "the Keycloak client (dossier:keycloak, components/keycloak_client.py)",
         "hub.config.GenericOAuthenticator.admin_groups": "dossier:keycloak.adminRoles",
@@ -93,6 +92,10 @@ DIFFERENCES: dict[str, dict[str, Difference]] = {
         "hub.config.GenericOAuthenticator.userdata_url": _other(_KEYCLOAK),
         "hub.config.GenericOAuthenticator.login_service": _other(
             "only the label of the login button (\"Sign in with Keycloak\"), capitalised"
+        ),
+        "hub.args": _other(
+            "Dossier's entry point and --debug (dossier:jupyterhub.debug), plus --upgrade-db: hub.args replaces the "
+            "chart's command, which would add it from hub.db.upgrade (zero-to-jupyterhub-k8s#1244)"
         ),
         "hub.config.JupyterHub.authenticator_class": _other(
             "Dossier's authenticator is set here directly; Dossier's file names generic-oauth here and replaces "

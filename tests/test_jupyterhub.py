@@ -34,6 +34,8 @@ def test_hub_db_on_postgresql_without_password_in_url(dev: RunResult) -> None:
     user_password = dev.one("random:index/randomPassword:RandomPassword", "postgresql-user-password")
     assert db["password"] == Secret(reveal(user_password.outputs["result"]))
     assert db["upgrade"] is True
+    # hub.args replaces the chart's command, which would add --upgrade-db from hub.db.upgrade.
+    assert _values(dev)["hub"]["args"][-1] == "--upgrade-db"
 
 
 def test_authenticator_wired_to_the_keycloak_client(dev: RunResult) -> None:

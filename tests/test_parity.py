@@ -46,8 +46,10 @@ def test_the_issues_keys_are_now_dossiers_values(references: dict[str, Any], dev
     for key in ("singleuser.defaultUrl", "singleuser.extraEnv.JUPYTERHUB_SINGLEUSER_APP",
                 "singleuser.cloudMetadata.blockWithIptables", "singleuser.startTimeout", "debug.enabled",
                 "singleuser.extraAnnotations[seccomp.security.alpha.kubernetes.io/pod]",
-                "hub.image.pullPolicy", "hub.args", "hub.extraConfig.spawnerConfig"):
+                "hub.image.pullPolicy", "hub.extraConfig.spawnerConfig"):
         assert status[("jupyterhub", key)] == "same", key
+    # Dossier's args, plus --upgrade-db (hub.args replaces the chart's command that would add it).
+    assert status[("jupyterhub", "hub.args")] == "set"
     for role in ("primary", "readReplicas"):
         for key in (f"{role}.nodeSelector[node-role.kubernetes.io/control-plane]", f"{role}.tolerations"):
             assert status[("postgresql", key)] == "same", key

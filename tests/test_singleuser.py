@@ -42,7 +42,9 @@ def test_dev_notebooks_follow_dossiers_reference(dev: RunResult) -> None:
 def test_dev_hub_logs_at_debug_level(dev: RunResult) -> None:
     values = _values(dev)
     assert values["debug"] == {"enabled": True}
-    assert values["hub"]["args"] == ["dossier", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py", "--debug"]
+    assert values["hub"]["args"] == [
+        "dossier", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py", "--debug", "--upgrade-db"
+    ]
 
 
 def test_every_setting_is_configurable(run_program) -> None:

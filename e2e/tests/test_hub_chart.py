@@ -31,13 +31,13 @@ def stack_values(debug: bool = False) -> dict:
     return hub_values(args, HubSecrets(cookie_secret="c" * 64, proxy_token="p" * 64, crypt_key="k" * 64))
 
 
-def test_the_stacks_args_replace_the_charts_flags_so_no_upgrade_db() -> None:
+def test_the_stacks_args_replace_the_charts_flags_and_repeat_upgrade_db() -> None:
     values = stack_values()
     assert values["hub"]["args"][:3] == ["dossier", "--config", CONFIG_PATH]
     assert values["hub"]["db"]["upgrade"] is True
-    # hub.args replaces the chart's command: its --upgrade-db (from hub.db.upgrade) is never added.
-    assert hub_flags(values) == []
-    assert hub_flags(stack_values(debug=True)) == ["--debug"]
+    # hub.args replaces the chart's command: the program repeats --upgrade-db (and --debug) itself.
+    assert hub_flags(values) == ["--upgrade-db"]
+    assert hub_flags(stack_values(debug=True)) == ["--debug", "--upgrade-db"]
 
 
 def test_without_args_the_chart_adds_debug_and_upgrade_db() -> None:
