@@ -11,6 +11,7 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components import config as stack_config
 from components.common import Chart
+from components.guard import DestroyGuard
 from components.ingress import HubIngress, HubIngressArgs
 from components.jupyterhub import (
     DB_CLIENT_LABELS,
@@ -70,7 +71,7 @@ keycloak_client = KeycloakClient(
 )
 
 node_pools_args = NodePoolsArgs(user=cfg.nodes.user, core=cfg.nodes.core)
-NodePools("nodes", node_pools_args)
+node_pools = NodePools("nodes", node_pools_args)
 spawners = Spawners(
     "spawners",
     SpawnersArgs(
@@ -136,7 +137,7 @@ hub_tenant = TenantSpecArgs(
 )
 tenant = CapsuleTenant("tenant", CapsuleTenantArgs(spec=hub_tenant, protect=protect))
 # Research groups share the hub tenant's owner and network isolation.
-ResearchTenants(
+research = ResearchTenants(
     "research",
     ResearchTenantsArgs(
         groups=cfg.tenants, realm=kc.realm, client=keycloak_client.client, base=hub_tenant, protect=protect
@@ -155,6 +156,13 @@ ingress = HubIngress(
         idle_timeout=cfg.ingress.idleTimeout,
     ),
     opts=pulumi.ResourceOptions(depends_on=[hub]),
+)
+
+# With protectData, `pulumi destroy` must delete nothing: the guard depends on everything above.
+DestroyGuard(
+    "destroy-guard",
+    [namespace, postgresql, keycloak_client, node_pools, spawners, hub, tenant, research, ingress],
+    protect=protect,
 )
 
 # --- output contract (README "Outputs"; pinned by tests/test_outputs.py) ---

@@ -14,6 +14,7 @@ from offline.engine import RunResult, read_stack_config, run
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 TENANT = "kubernetes:capsule.clastix.io/v1beta2:Tenant"
+GUARD = "dossier:safety:DestroyGuard"
 RESEARCH_GROUP = {"name": "physics", "namespaceQuota": 3}
 
 #: What ``protectData: true`` must protect, besides one Tenant per research group.
@@ -30,6 +31,8 @@ PROTECTED = {
     ("random:index/randomBytes:RandomBytes", "jupyterhub-proxy-token"),
     ("random:index/randomBytes:RandomBytes", "jupyterhub-crypt-key"),
     (TENANT, "tenant-tenant"),
+    # Depends on everything else, so a destroy of a protected stack deletes nothing (components/guard.py).
+    (GUARD, "destroy-guard"),
 }
 #: Removing these from the program must leave them (and what they own) on the cluster.
 RETAINED = {(NAMESPACE, "namespace"), (TENANT, "tenant-tenant")}
@@ -74,8 +77,18 @@ def test_prod_stack_retains_namespace_and_tenants(prod: RunResult) -> None:
 
 
 def test_components_themselves_are_not_protected(prod: RunResult) -> None:
-    # Protection sits on the resources that hold data, not on the component wrappers.
-    assert not [r.urn for r in prod.resources if not r.custom and (r.protect or r.retain_on_delete)]
+    # Protection sits on the resources that hold data, not on the component wrappers (the guard aside).
+    assert not [r.urn for r in prod.resources
+                if not r.custom and r.type != GUARD and (r.protect or r.retain_on_delete)]
+
+
+def test_the_destroy_guard_depends_on_every_resource(prod: RunResult) -> None:
+    # The engine deletes dependents first: the protected guard must be first, so nothing is deleted.
+    guard = prod.one(GUARD, "destroy-guard")
+    custom = {r.urn for r in prod.resources if r.custom}
+    assert custom, "the stack registered resources"
+    assert set(guard.dependencies) >= custom, sorted(custom - set(guard.dependencies))
+    assert guard.protect and not guard.retain_on_delete
 
 
 def test_dev_stack_protects_nothing(dev: RunResult) -> None:
