@@ -14,7 +14,7 @@ export DOSSIER_ALLOW_UNCHECKED := $(ALLOW_UNCHECKED)
 # The pinned upstream files beside the checkout, when they are there (this repository's CI).
 export DOSSIER_UPSTREAM ?= $(abspath $(wildcard ../shared/upstream))
 
-.PHONY: test plan plan-diff base-given bench lint help
+.PHONY: test plan plan-diff base-given bench lint help e2e-tools e2e
 
 help:
 	@echo "make plan [STACK=dev]             offline plan of a stack (no cluster, no Pulumi CLI): tree, checks, build/<stack>/"
@@ -22,6 +22,8 @@ help:
 	@echo "make plan-diff BASE=<git ref>     the plan of BASE next to this tree's, as a unified diff of build/"
 	@echo "make bench                        plan time against the Pulumi SDK floor (dev stack, 1/100/1000 groups)"
 	@echo "make test                         linters and the test suite"
+	@echo "make e2e-tools                    build the real toolchain into ~/.cache/dossier-e2e (docs/e2e.md)"
+	@echo "make e2e                          pulumi up with the real CLI into local servers, a real login (docs/e2e.md)"
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +50,10 @@ plan-diff: base-given $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m offline.bench --stack $(STACK)
+
+# End to end (docs/e2e.md): the real CLI, providers and servers, built once into a per-user cache.
+e2e-tools: $(VENV)/.installed
+	$(PY) -m e2e.tools
+
+e2e: e2e-tools
+	$(PY) -m pytest -m e2e e2e/tests -p no:cacheprovider

@@ -23,6 +23,7 @@ For humans: ``python -m e2e.servers up [--keep]``.
 
 from e2e.servers.certs import CertificateAuthority
 from e2e.servers.cluster import Cluster, start_cluster
+from e2e.servers.controllers import Controllers
 from e2e.servers.keycloak import Keycloak, start_keycloak
 from e2e.servers.keycloak_admin import KeycloakAdmin, KeycloakAdminError
 from e2e.servers.keycloak_realm import ProviderAccount, RealmSetup, prepare_realm, server_version_seen_by
@@ -42,6 +43,7 @@ from e2e.servers.supervisor import (
 __all__ = [
     "CertificateAuthority",
     "Cluster",
+    "Controllers",
     "Keycloak",
     "KeycloakAdmin",
     "KeycloakAdminError",

@@ -1,0 +1,213 @@
+"""The e2e stack's config and the checks of what the real servers hold after ``pulumi up``.
+
+Each ``assert_*`` compares what Keycloak or the API server really holds with
+the stack's outputs and state, and fails naming the object and both values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+from pulumi import automation as auto
+
+from components.jupyterhub import hub_cluster_rules
+from components.keycloak_client import TENANTS_CLAIM
+from e2e.servers import Servers
+from e2e.stack import E2EStack
+from e2e.state import CLIENT, CLUSTER_ROLE, NAMESPACE, NODE_PURPOSE, REALM, plain, received_values, secret_data
+from tests.test_outputs import CONTRACT
+
+FQDN = "dossier.e2e.test"
+CONTROL_PLANE_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                            "effect": "NoSchedule"}
+
+
+def stack_config(servers: Servers, *, nodes: dict[str, list[str]], groups: list[str],
+                 protect: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The e2e stack's config (as an operator would write it) and its secrets."""
+    assert servers.keycloak and servers.realm and servers.cluster
+    provider = servers.realm.provider.pulumi_config()
+    secret = provider.pop("keycloak:clientSecret")
+    config = {
+        "dossier:fqdn": FQDN,
+        "dossier:keycloak": {"url": servers.keycloak.url, "realm": REALM},
+        # The stand-in charts, copied into the project as charts/ (a relative local mirror).
+        "dossier:postgresql": {"chartRepository": "file://charts"},
+        "dossier:jupyterhub": {"chartRepository": "file://charts"},
+        "dossier:nodes": nodes,
+        "dossier:protectData": protect,
+        "dossier:tenants": [{"name": g} for g in groups],
+        "kubernetes:kubeconfig": str(servers.cluster.kubeconfig),
+        "kubernetes:context": servers.cluster.context,
+        **provider,
+    }
+    return config, {"keycloak:clientSecret": secret}
+
+
+def _expect(what: str, got: Any, want: Any) -> None:
+    if got != want:
+        raise AssertionError(f"{what}: the server holds {got!r}, expected {want!r}")
+
+
+# --- Keycloak ------------------------------------------------------------------------------
+
+
+def assert_keycloak(servers: Servers, outputs: dict[str, auto.OutputValue], *, roles: set[str]) -> None:
+    """The client (confidential, standard flow only, exact redirect, the stack's secret), mapper and roles."""
+    assert servers.keycloak
+    admin = servers.keycloak.admin()
+    clients = admin.get(f"/{REALM}/clients", clientId=CLIENT)
+    _expect(f"clients named {CLIENT!r} in realm {REALM}", len(clients), 1)
+    found = clients[0]
+    settings: tuple[tuple[str, Any], ...] = (
+        ("publicClient", False), ("bearerOnly", False), ("standardFlowEnabled", True),
+        ("implicitFlowEnabled", False), ("directAccessGrantsEnabled", False), ("serviceAccountsEnabled", False),
+        ("redirectUris", [f"https://{FQDN}/hub/oauth_callback"]), ("webOrigins", [f"https://{FQDN}"]),
+    )
+    for key, want in settings:
+        _expect(f"client {CLIENT} {key}", found.get(key), want)
+    _expect(f"client {CLIENT} secret == output keycloakClientSecret", admin.client_secret(REALM, CLIENT),
+            outputs["keycloakClientSecret"].value)
+    mappers = [m for m in admin.mappers(REALM, CLIENT) if m["name"] == TENANTS_CLAIM]
+    _expect(f"mappers named {TENANTS_CLAIM!r}", len(mappers), 1)
+    mapper = mappers[0]
+    _expect("mapper type", mapper["protocolMapper"], "oidc-usermodel-client-role-mapper")
+    for key, want in (("multivalued", "true"), ("claim.name", TENANTS_CLAIM),
+                      ("usermodel.clientRoleMapping.clientId", CLIENT), ("id.token.claim", "true"),
+                      ("access.token.claim", "true"), ("userinfo.token.claim", "true")):
+        _expect(f"mapper {TENANTS_CLAIM} config {key}", mapper["config"].get(key), want)
+    _expect(f"client roles of {CLIENT}", {r["name"] for r in admin.client_roles(REALM, CLIENT)}, roles)
+
+
+def assert_tenants_claim(claims: dict[str, Any], roles: list[str]) -> None:
+    """The ``tenants`` claim the hub received: a list of exactly the user's client roles."""
+    claim = claims.get(TENANTS_CLAIM)
+    if not isinstance(claim, list):
+        raise AssertionError(f"claim {TENANTS_CLAIM!r} is {claim!r} ({type(claim).__name__}), expected a list of "
+                             f"{sorted(roles)}: is the mapper multivalued?")
+    _expect(f"claim {TENANTS_CLAIM!r}", sorted(claim), sorted(roles))
+
+
+# --- the API server -------------------------------------------------------------------------
+
+
+def _state_output(state: dict[str, Any], name: str) -> dict[str, Any]:
+    for resource in state["deployment"]["resources"]:
+        if resource["urn"].endswith(f"::{name}"):
+            return dict(plain(resource.get("outputs") or {}))
+    raise AssertionError(f"no resource {name!r} in the stack's state")
+
+
+def assert_cluster(api: client.ApiClient, outputs: dict[str, auto.OutputValue], state: dict[str, Any], *,
+                   nodes: dict[str, list[str]], tenants: set[str]) -> None:
+    core: Any = client.CoreV1Api(api)
+    custom: Any = client.CustomObjectsApi(api)
+    rbac: Any = client.RbacAuthorizationV1Api(api)
+    labels = core.read_namespace(NAMESPACE).metadata.labels or {}
+    # The API server adds kubernetes.io/metadata.name itself; the stack sets name=<namespace>.
+    _expect(f"namespace {NAMESPACE} label name", labels.get("name"), NAMESPACE)
+
+    secret = secret_data(api, NAMESPACE, outputs["postgresql"].value["secretName"])
+    _expect("PostgreSQL Secret password == output postgresqlPassword", secret.get("password"),
+            outputs["postgresqlPassword"].value)
+    for key, role in (("password", "user"), ("postgres-password", "admin"), ("replication-password", "replication")):
+        resource = f"postgresql-{role}-password"
+        want = _state_output(state, resource)["result"]
+        _expect(f"PostgreSQL Secret {key} == state {resource}", secret.get(key), want)
+    _expect("PostgreSQL Secret keys", sorted(secret), ["password", "postgres-password", "replication-password"])
+
+    found = custom.list_cluster_custom_object("capsule.clastix.io", "v1beta2", "tenants")["items"]
+    _expect("Tenants", {t["metadata"]["name"] for t in found}, tenants)
+    owner = outputs["hubServiceAccount"].value.rsplit(":", 1)[1]
+    for tenant in found:
+        owners = [(o["kind"], o["name"]) for o in tenant["spec"]["owners"]]
+        if ("ServiceAccount", outputs["hubServiceAccount"].value) not in owners:
+            raise AssertionError(f"Tenant {tenant['metadata']['name']} owners {owners}: the hub ({owner}) is missing")
+
+    certificate = custom.get_namespaced_custom_object("cert-manager.io", "v1", NAMESPACE, "certificates",
+                                                      _only_name(custom, "cert-manager.io", "certificates"))
+    _expect("Certificate dnsNames", certificate["spec"]["dnsNames"], [FQDN])
+    _expect("Certificate secretName", certificate["spec"]["secretName"], outputs["tlsSecret"].value)
+    proxy = custom.get_namespaced_custom_object("projectcontour.io", "v1", NAMESPACE, "httpproxies",
+                                                _only_name(custom, "projectcontour.io", "httpproxies"))
+    _expect("HTTPProxy fqdn", proxy["spec"]["virtualhost"]["fqdn"], FQDN)
+    _expect("HTTPProxy TLS secret", proxy["spec"]["virtualhost"]["tls"]["secretName"], outputs["tlsSecret"].value)
+    _expect("HTTPProxy service", [(s["name"], s["port"]) for r in proxy["spec"]["routes"] for s in r["services"]],
+            [("proxy-public", 80)])
+
+    role = rbac.read_cluster_role(CLUSTER_ROLE)
+    _expect("ClusterRole rules", [{"apiGroups": r.api_groups, "resources": r.resources, "verbs": r.verbs}
+                                  for r in role.rules], hub_cluster_rules())
+    binding = rbac.read_cluster_role_binding(CLUSTER_ROLE)
+    _expect("ClusterRoleBinding subjects", [(s.kind, s.name, s.namespace) for s in binding.subjects],
+            [("ServiceAccount", "hub", NAMESPACE)])
+    for purpose, names in nodes.items():
+        for name in names:
+            _expect(f"node {name} {NODE_PURPOSE}", (core.read_node(name).metadata.labels or {}).get(NODE_PURPOSE),
+                    purpose)
+
+
+def _only_name(custom: Any, group: str, plural: str) -> str:
+    items = custom.list_namespaced_custom_object(group, "v1", NAMESPACE, plural)["items"]
+    _expect(f"{plural} in {NAMESPACE}", len(items), 1)
+    return str(items[0]["metadata"]["name"])
+
+
+def assert_helm_values(api: client.ApiClient, outputs: dict[str, auto.OutputValue], state: dict[str, Any]) -> None:
+    """The values each stand-in chart received are the values the program sent (the Release inputs)."""
+    for release, resource in (("jhub", "jupyterhub-release"), ("jhub-postgresql", "postgresql-release")):
+        sent = _state_output(state, resource)["values"]
+        _expect(f"values Helm gave release {release}", received_values(api, NAMESPACE, release), sent)
+    hub = received_values(api, NAMESPACE, "jhub")["hub"]
+    _expect("hub.db.password == output postgresqlPassword", hub["db"]["password"], outputs["postgresqlPassword"].value)
+    oauth = hub["config"]["GenericOAuthenticator"]
+    _expect("GenericOAuthenticator.client_secret == output keycloakClientSecret", oauth["client_secret"],
+            outputs["keycloakClientSecret"].value)
+    _expect("GenericOAuthenticator.claim_groups_key", oauth["claim_groups_key"], TENANTS_CLAIM)
+    tolerations = received_values(api, NAMESPACE, "jhub")["scheduling"]["corePods"]["tolerations"]
+    if CONTROL_PLANE_TOLERATION not in tolerations:
+        raise AssertionError(f"core pods do not tolerate the control-plane taint: {tolerations}")
+    postgresql = received_values(api, NAMESPACE, "jhub-postgresql")
+    _expect("postgresql auth.existingSecret", postgresql["auth"]["existingSecret"],
+            outputs["postgresql"].value["secretName"])
+
+
+def assert_output_contract(stack: E2EStack) -> None:
+    """``pulumi stack output``: exactly the contract's names; secrets hidden unless asked for."""
+    hidden = stack.cli("stack", "output", "--json").json()
+    shown = stack.cli("stack", "output", "--json", "--show-secrets").json()
+    _expect("stack output names", set(hidden), set(CONTRACT))
+    outputs = stack.outputs()
+    for name, secret in CONTRACT.items():
+        _expect(f"output {name} is secret", outputs[name].secret, secret)
+        _expect(f"`pulumi stack output` {name}", hidden[name], "[secret]" if secret else outputs[name].value)
+        _expect(f"`pulumi stack output --show-secrets` {name}", shown[name], outputs[name].value)
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+def preview_steps(stack: E2EStack) -> set[tuple[str, str, str]]:
+    """(operation, type, name) of every step a preview would take, ``same`` steps left out."""
+    steps: set[tuple[str, str, str]] = set()
+
+    def on_event(event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is None:
+            return
+        op = pre.metadata.op.value if hasattr(pre.metadata.op, "value") else str(pre.metadata.op)
+        if op not in ("same", "read"):
+            steps.add((op, pre.metadata.type, pre.metadata.urn.rsplit("::", 1)[1]))
+
+    stack.preview(on_event=on_event)
+    return steps
+
+
+def destroy_refused(stack: E2EStack) -> str:
+    """The message of a ``pulumi destroy`` that must fail (protected resources)."""
+    try:
+        stack.destroy()
+    except auto.CommandError as error:
+        return str(error)
+    raise AssertionError("pulumi destroy succeeded on a stack with protected resources")

@@ -1,0 +1,154 @@
+"""What the servers hold of a stack, and what its state says: read back for the e2e checks.
+
+``inventory(servers)`` lists everything of the stack that exists in Keycloak and
+on the API server (clients, mappers and roles; namespace, Secrets, Tenants,
+Certificates, HTTPProxies, RBAC, the Spawner CRD, node labels), as plain data
+to compare; ``EMPTY_INVENTORY`` is a destroyed stack. ``state_inventory`` is the
+same view computed from ``pulumi stack export``: a fault test compares the two
+(nothing duplicated, nothing missing). ``plain`` unwraps the secret envelopes of
+``pulumi stack export --show-secrets``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from typing import Any
+
+from kubernetes import client
+
+from e2e.servers import Servers
+
+NODE_PURPOSE = "hub.jupyter.org/node-purpose"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+REALM, CLIENT, NAMESPACE, RELEASES = "dossier", "jupyter", "jhub", ("jhub", "jhub-postgresql")
+SPAWNER_CRD = "spawners.dossier.unito.it"
+CLUSTER_ROLE = "jhub-hub"
+
+
+def plain(value: Any) -> Any:
+    """A state value with every secret envelope (``{sig, plaintext}``) replaced by its plaintext."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270" and "plaintext" in value:
+            return plain(json.loads(value["plaintext"]))
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, str]:
+    core: Any = client.CoreV1Api(api)
+    secret = core.read_namespaced_secret(name, namespace)
+    return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+
+def received_values(api: client.ApiClient, namespace: str, release: str) -> dict[str, Any]:
+    """The values a stand-in chart received (``e2e/charts``: a Secret ``<release>-received-values``)."""
+    return dict(json.loads(secret_data(api, namespace, f"{release}-received-values")["values.json"]))
+
+
+def tenant_names(api: client.ApiClient) -> set[str]:
+    custom: Any = client.CustomObjectsApi(api)
+    found = custom.list_cluster_custom_object("capsule.clastix.io", "v1beta2", "tenants")
+    return {item["metadata"]["name"] for item in found["items"]}
+
+
+def _names(items: list[Any]) -> list[str]:
+    return sorted(str(i.metadata.name) for i in items)
+
+
+def _keycloak(servers: Servers) -> dict[str, Any]:
+    assert servers.keycloak
+    admin = servers.keycloak.admin()
+    clients = admin.get(f"/{REALM}/clients", clientId=CLIENT)
+    found: dict[str, Any] = {"clients": len(clients)}
+    if clients:
+        path = f"/{REALM}/clients/{clients[0]['id']}"
+        found["mappers"] = sorted(m["name"] for m in admin.get(f"{path}/protocol-mappers/models"))
+        found["roles"] = sorted(r["name"] for r in admin.get(f"{path}/roles"))
+    return found
+
+
+def _cluster(servers: Servers) -> dict[str, Any]:
+    assert servers.cluster
+    api = servers.cluster.api_client()
+    core: Any = client.CoreV1Api(api)
+    custom: Any = client.CustomObjectsApi(api)
+    rbac: Any = client.RbacAuthorizationV1Api(api)
+    extensions: Any = client.ApiextensionsV1Api(api)
+    namespaces = [n for n in core.list_namespace().items if n.metadata.name == NAMESPACE]
+    found: dict[str, Any] = {
+        "namespace": [f"{NAMESPACE}{' (terminating)' if n.metadata.deletion_timestamp else ''}" for n in namespaces],
+        "tenants": sorted(tenant_names(api)),
+        "clusterRoles": [n for n in _names(rbac.list_cluster_role().items) if n == CLUSTER_ROLE],
+        "clusterRoleBindings": [n for n in _names(rbac.list_cluster_role_binding().items) if n == CLUSTER_ROLE],
+        "crds": [n for n in _names(extensions.list_custom_resource_definition().items)
+                 if n == SPAWNER_CRD],
+        "nodeLabels": sorted(f"{n.metadata.name}={n.metadata.labels[NODE_PURPOSE]}" for n in core.list_node().items
+                             if NODE_PURPOSE in (n.metadata.labels or {})),
+    }
+    if namespaces:
+        # Helm's own release records (sh.helm.release.v1.*) are Helm's, not the stack's.
+        found["secrets"] = [n for n in _names(core.list_namespaced_secret(NAMESPACE).items)
+                            if not n.startswith("sh.helm.release.")]
+        for plural, group in (("certificates", "cert-manager.io"), ("httpproxies", "projectcontour.io")):
+            items = custom.list_namespaced_custom_object(group, "v1", NAMESPACE, plural)["items"]
+            found[plural] = sorted(i["metadata"]["name"] for i in items)
+    return found
+
+
+def inventory(servers: Servers) -> dict[str, Any]:
+    """Everything of the stack that exists in Keycloak and on the API server."""
+    return {"keycloak": _keycloak(servers), "cluster": _cluster(servers)}
+
+
+EMPTY_INVENTORY: dict[str, Any] = {
+    "keycloak": {"clients": 0},
+    "cluster": {"namespace": [], "tenants": [], "clusterRoles": [], "clusterRoleBindings": [], "crds": [],
+                "nodeLabels": []},
+}
+
+
+def state_inventory(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``inventory`` should find, computed from the state's resources (``pulumi stack export``)."""
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources:
+        by_type.setdefault(resource["type"], []).append(resource)
+
+    def outputs(type_: str) -> list[dict[str, Any]]:
+        return [plain(r.get("outputs") or {}) for r in by_type.get(type_, [])]
+
+    clients = outputs("keycloak:openid/client:Client")
+    keycloak: dict[str, Any] = {"clients": len(clients)}
+    if clients:
+        keycloak["mappers"] = sorted(m["name"] for m in outputs(
+            "keycloak:openid/userClientRoleProtocolMapper:UserClientRoleProtocolMapper"))
+        keycloak["roles"] = sorted(r["name"] for r in outputs("keycloak:index/role:Role"))
+    namespaces = [o["metadata"]["name"] for o in outputs("kubernetes:core/v1:Namespace")]
+    labels = [f"{o['metadata']['name']}={o['metadata']['labels'][NODE_PURPOSE]}"
+              for o in outputs("kubernetes:core/v1:NodePatch")]
+    cluster: dict[str, Any] = {
+        "namespace": namespaces,
+        "tenants": sorted(o["metadata"]["name"] for o in outputs("kubernetes:capsule.clastix.io/v1beta2:Tenant")),
+        "clusterRoles": [o["metadata"]["name"] for o in outputs("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")],
+        "clusterRoleBindings": [o["metadata"]["name"] for o in
+                                outputs("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")],
+        "crds": [o["metadata"]["name"] for o in outputs("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition")],
+        "nodeLabels": sorted(labels),
+    }
+    if namespaces:
+        secrets = [o["metadata"]["name"] for o in outputs("kubernetes:core/v1:Secret")]
+        # The stand-in charts' Secrets: one per Helm release.
+        releases = [o.get("name") for o in outputs("kubernetes:helm.sh/v3:Release")]
+        secrets += [f"{name}-received-values" for name in releases]
+        cluster["secrets"] = sorted(secrets)
+        for plural, type_ in (("certificates", "kubernetes:cert-manager.io/v1:Certificate"),
+                              ("httpproxies", "kubernetes:projectcontour.io/v1:HTTPProxy")):
+            cluster[plural] = sorted(o["metadata"]["name"] for o in outputs(type_))
+    return {"keycloak": keycloak, "cluster": cluster}
+
+
+def duplicates(names: list[str]) -> list[str]:
+    return sorted(name for name, count in Counter(names).items() if count > 1)
