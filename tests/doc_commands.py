@@ -75,26 +75,32 @@ OFFLINE: tuple[Offline, ...] = (
     Offline(".venv/bin/python -m tests.test_urns", output=("wrote ",), unchanged=("tests/fixtures/urns.dev.txt",)),
 )
 
-_DEPLOY = "issue 13 (make e2e): preview, then up, of a stack on a file:// backend against the local servers"
+#: What the end-to-end deploy (e2e/tests/test_deploy.py, `make e2e`) runs instead of a documented command.
+_AUTOMATION = ("e2e/tests/test_deploy.py drives the real CLI through pulumi.automation on its own stack `e2e`, "
+               "a file:// backend set in the environment and config written to its stack file")
 _RUNBOOK = "issue 15 §7 (make e2e-faults): the day-2 runbook run against the real CLI and servers"
 
 E2E_COMMANDS: tuple[E2E, ...] = (
-    E2E(("pulumi login",), None, "issue 13: the e2e logs in to a file:// backend (`pulumi login file://...`)"),
-    E2E(("pulumi stack init prod",), None, _DEPLOY),
+    E2E(("pulumi login",), None, _AUTOMATION + ": no `pulumi login`"),
+    E2E(("pulumi stack init prod",), None, _AUTOMATION + ": it creates `e2e`, not a stack from Pulumi.prod.yaml"),
+    # The e2e deploy's fixture sets the provider credential this way (automation: `pulumi config set --secret`).
+    E2E(("pulumi config set --secret keycloak:clientSecret '<secret>'",),
+        "e2e/tests/test_deploy.py::test_01_preview_then_up"),
     E2E(("pulumi config set keycloak:url https://auth.example.org",
          "pulumi config set keycloak:clientId pulumi",
-         "pulumi config set --secret keycloak:clientSecret '<secret>'",
          "pulumi config set kubernetes:context my-cluster",
          "pulumi config set dossier:fqdn hub.example.org",
          "pulumi config set --path dossier:keycloak.url https://auth.example.org"),
-        None, _DEPLOY + ", configured with these settings (its own values)"),
+        None, _AUTOMATION + ": plain values are written to the file, not set with `pulumi config set`"),
     E2E(("python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt",),
-        None, "needs PyPI: the e2e preview and up with --policy-pack policy (issue 13); the workflows run the "
-              "same two steps, and tests/test_policy.py runs the pack's rules offline"),
+        None, "needs PyPI, and no e2e run uses the policy pack yet; the workflows run the same two steps, and "
+              "tests/test_policy.py runs the pack's rules and analyzer offline"),
     E2E(("pulumi preview --diff --policy-pack policy",
          "pulumi preview --stack prod --policy-pack policy",
-         "pulumi up --policy-pack policy"), None, _DEPLOY),
-    E2E(("pulumi stack output hubUrl",), None, "issue 13 §3.2: `stack output` equal to the output contract"),
+         "pulumi up --policy-pack policy"),
+        None, _AUTOMATION + ": test_01_preview_then_up runs preview and up without --policy-pack"),
+    E2E(("pulumi stack output hubUrl",),
+        None, _AUTOMATION + ": test_05 reads every output at once (`pulumi stack output --json`), not one by name"),
     E2E((".venv/bin/python -m e2e.servers up --keep",),
         "e2e/tests/test_servers.py::test_the_cli_prints_how_to_reach_the_servers_and_stops_them_on_ctrl_c"),
     # Rotating the hub user's database password (operations.md, "Rotating a password").
