@@ -14,13 +14,15 @@ export DOSSIER_ALLOW_UNCHECKED := $(ALLOW_UNCHECKED)
 # The pinned upstream files beside the checkout, when they are there (this repository's CI).
 export DOSSIER_UPSTREAM ?= $(abspath $(wildcard ../shared/upstream))
 
-.PHONY: test plan plan-diff base-given bench lint help e2e-tools e2e
+.PHONY: test plan plan-diff base-given bench bench-real preview lint help e2e-tools e2e
 
 help:
 	@echo "make plan [STACK=dev]             offline plan of a stack (no cluster, no Pulumi CLI): tree, checks, build/<stack>/"
 	@echo "    [SCHEMAS=cluster] [ALLOW_UNCHECKED=1]  CRD schemas from the stack's cluster; warn when a check cannot run"
 	@echo "make plan-diff BASE=<git ref>     the plan of BASE next to this tree's, as a unified diff of build/"
 	@echo "make bench                        plan time against the Pulumi SDK floor (dev stack, 1/100/1000 groups)"
+	@echo "make bench-real [BENCH_ARGS=...]   preview/up/destroy under the real CLI against its floor (docs/benchmarks.md)"
+	@echo "make preview [STACK=dev]          pulumi preview of a stack, checkpoints skipped (a preview persists nothing)"
 	@echo "make test                         linters and the test suite"
 	@echo "make e2e-tools                    build the real toolchain into ~/.cache/dossier-e2e (docs/e2e.md)"
 	@echo "make e2e                          pulumi up with the real CLI into local servers, a real login (docs/e2e.md)"
@@ -49,7 +51,18 @@ plan-diff: base-given $(VENV)/.installed
 	$(PY) -m offline.plandiff --base $(BASE) --stack $(STACK) --kubernetes-version $(KUBERNETES_VERSION)
 
 bench: $(VENV)/.installed
-	$(PY) -m offline.bench --stack $(STACK)
+	$(PY) -m bench.offline --stack $(STACK)
+
+# The real CLI, providers and servers (docs/benchmarks.md); e.g. BENCH_ARGS="--sizes 1,100 --up-sizes 100".
+BENCH_ARGS ?=
+bench-real: e2e-tools
+	$(PY) -m bench.real $(BENCH_ARGS)
+
+# A preview persists nothing: its per-step checkpoints are skipped (docs/operations.md). Never for up.
+PULUMI ?= pulumi
+PREVIEW_ARGS ?=
+preview: $(VENV)/.installed
+	PULUMI_SKIP_CHECKPOINTS=true $(PULUMI) preview --stack $(STACK) $(PREVIEW_ARGS)
 
 # End to end (docs/e2e.md): the real CLI, providers and servers, built once into a per-user cache.
 e2e-tools: $(VENV)/.installed

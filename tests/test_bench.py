@@ -1,10 +1,10 @@
-"""The benchmark's SDK floor (offline/floor.py) and its report; no timing is asserted."""
+"""The benchmark's SDK floor (bench/floor.py) and its report; no timing is asserted."""
 
 from __future__ import annotations
 
-from offline import bench
+from bench import offline as bench
+from bench.floor import run_floor
 from offline.engine import RunResult, read_stack_config, run
-from offline.floor import run_floor
 
 
 def test_floor_registers_what_the_program_registered() -> None:

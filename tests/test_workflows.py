@@ -132,3 +132,28 @@ def test_workflows_install_the_policy_pack_they_run(name: str) -> None:
     for job in load(name)["jobs"].values():
         if any(str(s.get("uses", "")).startswith(PULUMI_ACTION) for s in steps(job)):
             assert runs(job, "policy/requirements.txt")
+
+
+def _toolchain_cli_version() -> str:
+    """The CLI version the end-to-end tests and the benchmarks run (e2e/toolchain/pulumi/go.mod)."""
+    go_mod = (ROOT / "e2e" / "toolchain" / "pulumi" / "go.mod").read_text()
+    (version,) = re.findall(r"^require github\.com/pulumi/pulumi/pkg/v3 v(\S+)$", go_mod, flags=re.MULTILINE)
+    return version
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_workflows_pin_the_cli_version_the_e2e_tests_prove(name: str) -> None:
+    for job in load(name)["jobs"].values():
+        if any(str(s.get("uses", "")).startswith(PULUMI_ACTION) for s in steps(job)):
+            assert str(pulumi_step(job)["with"]["pulumi-version"]) == _toolchain_cli_version()
+
+
+def test_previews_skip_checkpoints_and_updates_never_do() -> None:
+    """A preview persists nothing (docs/operations.md); an update's checkpoints are its crash safety."""
+    preview = load("preview.yml")
+    assert pulumi_step(preview["jobs"]["preview"])["env"]["PULUMI_SKIP_CHECKPOINTS"] == "true"
+    # Set on the preview step only: nowhere a later step of the job, or another job, would inherit it.
+    assert "PULUMI_SKIP_CHECKPOINTS" not in str({k: v for k, v in preview.items() if k != "jobs"})
+    for job in preview["jobs"].values():
+        assert "PULUMI_SKIP_CHECKPOINTS" not in str(job.get("env", {}))
+    assert "PULUMI_SKIP_CHECKPOINTS" not in (WORKFLOWS / "deploy.yml").read_text()

@@ -1,6 +1,6 @@
 """``make bench``: the offline plan's cost against the Pulumi SDK floor, measured in one run.
 
-The floor (``offline/floor.py``) registers the same resources with the same
+The floor (``bench/floor.py``) registers the same resources with the same
 inputs and options as the program, recorded from a run of the program, with
 plain ``pulumi.CustomResource`` / ``ComponentResource`` through the same engine
 stand-in: what the SDK itself costs. Everything here is preview mode.
@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from bench.floor import run_floor
 from offline import plan
 from offline.engine import ROOT, RunResult, read_stack_config, run
-from offline.floor import run_floor
 
 PLAN_GOAL = 1.3
 SCALE_GOAL = 1.25
@@ -164,7 +164,7 @@ def bench_cold(stack: str, repeats: int, tmp: Path) -> ColdBench:
     ))
     commands = {
         "plan": [sys.executable, "-m", "offline.plan", "--stack", stack, "--out", str(tmp / "build")],
-        "floor": [sys.executable, "-m", "offline.floor", "--replay", str(recording)],
+        "floor": [sys.executable, "-m", "bench.floor", "--replay", str(recording)],
     }
 
     def launcher(command: list[str]) -> Callable[[], object]:
@@ -273,7 +273,7 @@ def report_scale(rows: Sequence[ScaleRow]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.offline", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--repeats", type=int, default=10, help="rounds per measurement (best is kept)")
     parser.add_argument("--cold-repeats", type=int, default=5, help="fresh-process rounds (0: skip)")

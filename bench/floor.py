@@ -6,9 +6,9 @@ run (type, name, parent, inputs with their secrets and unknowns, options) with
 subclasses, see ``ReplayedResource``): what the Pulumi SDK itself costs for the
 same work, without config loading, value building or the typed resource classes.
 ``run_floor`` runs it (as ``floor_program.py``) through the same engine stand-in
-as the real program, so the two can be compared; ``python -m offline.floor
+as the real program, so the two can be compared; ``python -m bench.floor
 --replay FILE`` does the same in a fresh process, for cold-start timing
-(``offline/bench.py``).
+(``bench/offline.py``).
 """
 
 from __future__ import annotations
@@ -117,13 +117,13 @@ def run_floor(registrations: Sequence[Registration], config: Mapping[str, Any], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m offline.floor --replay FILE``: a whole floor process, for cold-start timing.
+    """``python -m bench.floor --replay FILE``: a whole floor process, for cold-start timing.
 
-    FILE (written by ``offline/bench.py``) holds the registrations, the stack
+    FILE (written by ``bench/offline.py``) holds the registrations, the stack
     config and the SDK modules the program imported; this process imports the
     same modules, then replays the registrations through the engine stand-in.
     """
-    parser = argparse.ArgumentParser(prog="python -m offline.floor")
+    parser = argparse.ArgumentParser(prog="python -m bench.floor")
     parser.add_argument("--replay", type=Path, required=True)
     args = parser.parse_args(argv)
     recording = pickle.loads(args.replay.read_bytes())
