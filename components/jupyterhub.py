@@ -214,9 +214,15 @@ def hub_cluster_rules() -> list[dict[str, Any]]:
 
 
 def _hex_secret(parent: pulumi.Resource, name: str, protect: bool) -> pulumi.Output[str]:
-    # 32 random bytes as 64 hex characters, the form the chart itself would generate.
-    generated = random.RandomBytes(name, length=32, opts=child(parent, protect=protect))
-    return pulumi.Output.secret(generated.hex)
+    # A RandomPassword, not RandomBytes: pulumi-random uses a RandomBytes' base64 value as its
+    # resource ID, which the state keeps in clear (pulumi/pulumi-random provider/resources.go,
+    # computeRandomBytesID); a RandomPassword's result is a secret and its ID is "none".
+    # 0-9 and a-f only: 64 of them are 256 random bits, the hex form the chart itself would generate.
+    generated = random.RandomPassword(
+        name, length=64, lower=False, upper=False, numeric=True, special=True, override_special="abcdef",
+        opts=child(parent, protect=protect),
+    )
+    return pulumi.Output.secret(generated.result)
 
 
 class JupyterHub(pulumi.ComponentResource):

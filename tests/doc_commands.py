@@ -101,6 +101,15 @@ E2E_COMMANDS: tuple[E2E, ...] = (
         None, _AUTOMATION + ": test_01_preview_then_up runs preview and up without --policy-pack"),
     E2E(("pulumi stack output hubUrl",),
         None, _AUTOMATION + ": test_05 reads every output at once (`pulumi stack output --json`), not one by name"),
+    # The real-engine benchmark (benchmarks.md); it starts its own servers and takes up to an hour.
+    E2E(("make bench-real", 'make bench-real BENCH_ARGS="--sizes 1,100 --up-sizes 100"'),
+        None, "the benchmark itself (bench/real.py), run by hand, not by the end-to-end suite; "
+              "tests/test_bench_real.py checks its recipe, floor, counters and report offline"),
+    # Previews with checkpoints skipped (operations.md, "Previews of large stacks").
+    E2E(("make preview STACK=prod", 'make preview STACK=prod PREVIEW_ARGS="--diff --policy-pack policy"'),
+        None, "needs a deployed stack and its cluster; make bench-real runs the same command line "
+              "(PULUMI_SKIP_CHECKPOINTS=true pulumi preview) on the toolchain's CLI, and "
+              "tests/test_bench_real.py checks the recipe"),
     E2E((".venv/bin/python -m e2e.servers up --keep",),
         "e2e/tests/test_servers.py::test_the_cli_prints_how_to_reach_the_servers_and_stops_them_on_ctrl_c"),
     # Rotating the hub user's database password (operations.md, "Rotating a password").
@@ -117,6 +126,10 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "unset ADMIN NEW"),
         None, _RUNBOOK + "; the local API server runs no pods, so `kubectl exec` into the PostgreSQL pod "
                          "and `rollout restart` need a real cluster"),
+    # Upgrading a stack deployed with RandomBytes hub secrets (operations.md, "Stable URNs").
+    E2E(("pulumi state unprotect 'urn:pulumi:<stack>::dossier::dossier:jupyterhub:JupyterHub"
+         "$random:index/randomBytes:RandomBytes::jupyterhub-cookie-secret'",),
+        None, "an upgrade from a state written by the earlier program is not replayed by the e2e"),
     # Backing up the hub database before a chart upgrade (operations.md, "Upgrading a chart").
     E2E(("kubectl -n jhub get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d | "
          "kubectl -n jhub exec -i jhub-postgresql-primary-0 -- "

@@ -27,9 +27,9 @@ PROTECTED = {
     ("kubernetes:helm.sh/v3:Release", "postgresql-release"),
     ("random:index/randomPassword:RandomPassword", "keycloak-secret"),
     ("keycloak:openid/client:Client", "keycloak-client"),
-    ("random:index/randomBytes:RandomBytes", "jupyterhub-cookie-secret"),
-    ("random:index/randomBytes:RandomBytes", "jupyterhub-proxy-token"),
-    ("random:index/randomBytes:RandomBytes", "jupyterhub-crypt-key"),
+    ("random:index/randomPassword:RandomPassword", "jupyterhub-cookie-secret"),
+    ("random:index/randomPassword:RandomPassword", "jupyterhub-proxy-token"),
+    ("random:index/randomPassword:RandomPassword", "jupyterhub-crypt-key"),
     (TENANT, "tenant-tenant"),
     # Depends on everything else, so a destroy of a protected stack deletes nothing (components/guard.py).
     (GUARD, "destroy-guard"),

@@ -74,7 +74,7 @@ def test_no_secret_in_plain_stack_outputs(which: str, request: pytest.FixtureReq
 
 def test_the_scan_sees_the_secrets_where_they_are_used(dev: RunResult) -> None:
     # Guards against a vacuous pass: the generated values do reach the Helm values and
-    # outputs, as secrets. (RandomBytes' base64 form is generated but not used.)
+    # outputs, as secrets.
     hub = dev.one("kubernetes:helm.sh/v3:Release", "jupyterhub-release").inputs["values"]
     password = dev.outputs["postgresqlPassword"]
     assert password.secret and password.value in dev.generated_secrets
