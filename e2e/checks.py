@@ -6,6 +6,8 @@ the stack's outputs and state, and fails naming the object and both values.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from kubernetes import client
@@ -15,7 +17,17 @@ from components.jupyterhub import hub_cluster_rules
 from components.keycloak_client import TENANTS_CLAIM
 from e2e.servers import Servers
 from e2e.stack import E2EStack
-from e2e.state import CLIENT, CLUSTER_ROLE, NAMESPACE, NODE_PURPOSE, REALM, plain, received_values, secret_data
+from e2e.state import (
+    CLIENT,
+    CLUSTER_ROLE,
+    NAMESPACE,
+    NODE_PURPOSE,
+    REALM,
+    SECRET_SIG,
+    plain,
+    received_values,
+    secret_data,
+)
 from tests.test_outputs import CONTRACT
 
 FQDN = "dossier.e2e.test"
@@ -183,6 +195,42 @@ def assert_output_contract(stack: E2EStack) -> None:
         _expect(f"output {name} is secret", outputs[name].secret, secret)
         _expect(f"`pulumi stack output` {name}", hidden[name], "[secret]" if secret else outputs[name].value)
         _expect(f"`pulumi stack output --show-secrets` {name}", shown[name], outputs[name].value)
+
+
+def _secret_leaves(value: Any) -> Iterator[str]:
+    """Every string inside a secret envelope of a revealed state (``pulumi stack export --show-secrets``)."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value and "plaintext" in value:
+            yield from _strings(json.loads(value["plaintext"]))
+            return
+        for item in value.values():
+            yield from _secret_leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _secret_leaves(item)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def assert_state_seals_secrets(stack: E2EStack) -> set[str]:
+    """``pulumi stack export`` (no ``--show-secrets``) shows no secret value anywhere: IDs and outputs included."""
+    # Short strings (a port, "jhub") may be secret only by being inside a secret map: they prove nothing.
+    values = {v for v in _secret_leaves(stack.deployment()) if len(v) >= 16}
+    sealed = stack.cli("stack", "export").stdout
+    leaked = sorted(f"{v[:4]}... ({len(v)} characters)" for v in values if v in sealed)
+    if not values or leaked:
+        raise AssertionError(f"`pulumi stack export` shows {len(leaked)} of {len(values)} secret values in clear: "
+                             f"{leaked}")
+    return values
 
 
 # --- operations -------------------------------------------------------------------------------

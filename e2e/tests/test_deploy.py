@@ -93,6 +93,9 @@ def test_04_helm_got_the_values_the_program_sent(deployment: Deployment) -> None
 
 def test_05_stack_output_is_the_contract_with_secrets_hidden(deployment: Deployment) -> None:
     checks.assert_output_contract(deployment.stack)
+    # The state itself: a value the engine stores in clear (a resource ID, say) would show here.
+    sealed = checks.assert_state_seals_secrets(deployment.stack)
+    assert len(sealed) >= 7  # at least the 3 PostgreSQL passwords, the client secret and the 3 hub secrets
 
 
 def test_06_no_perpetual_diff_and_no_drift(deployment: Deployment) -> None:
