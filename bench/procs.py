@@ -111,3 +111,23 @@ def run_sampled(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdou
     total = usage.ru_utime + usage.ru_stime
     cpu[UNSAMPLED] = max(0.0, total - sum(cpu.values()))
     return Sampled(child.returncode, seconds, dict(cpu), total)
+
+
+def tree_cpu(pids: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named server process and everything below it (0 for one that is gone)."""
+    found = {}
+    for name, pid in pids.items():
+        total = 0.0
+        try:
+            root = psutil.Process(pid)
+            for process in [root, *root.children(recursive=True)]:
+                try:
+                    times = process.cpu_times()
+                except psutil.Error:
+                    continue
+                total += times.user + times.system
+        except psutil.Error:
+            pass
+        found[name] = total
+    return found
+

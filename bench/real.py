@@ -14,9 +14,11 @@ Keycloak, ``e2e/servers``), with the program copied unmodified (``e2e/stack.py``
 2. At each ``--up-sizes`` count: ``pulumi up`` from empty, a no-change ``up``
    (which must make no Create, Update or Delete call: the run fails if it
    does), previews of the deployed stack, no-change ``up`` variants
-   (``--parallel``, ``PULUMI_PARALLEL_DIFF``), and ``destroy``; each with the
-   gRPC log (the calls each provider received) and ``--profiling`` (the
-   engine's CPU by phase). Checkpoints stay on for every ``up`` and ``destroy``.
+   (``--parallel``, ``PULUMI_PARALLEL_DIFF``), and at ``--destroy-sizes``
+   ``destroy`` and ``up`` from empty again with ``--parallel``, and ``destroy``
+   (elsewhere the stack goes with the servers); each with the gRPC log (the calls
+   each provider received), the default ones with ``--profiling`` (the engine's
+   CPU by phase). Checkpoints stay on for every ``up`` and ``destroy``.
 
 Every run records its wall time and the CPU of each process (engine,
 providers, language host, program). The machine (cores, load, versions) is
@@ -112,6 +114,9 @@ class Bench:
         self.tools = tools_
         self.out = out
         self.count = 0
+        assert servers.cluster and servers.keycloak
+        self.server_pids = {"kube-apiserver": servers.cluster.apiserver.pid, "etcd": servers.cluster.etcd.pid,
+                            "keycloak": servers.keycloak.process.pid}
 
     def stack(self, name: str, groups: int) -> tuple[E2EStack, dict[str, object], dict[str, str]]:
         stack = E2EStack(self.supervisor.path("stacks", name), self.tools, name="bench", echo=False)
@@ -137,13 +142,16 @@ class Bench:
         if profile:
             argv += ["--profiling", str(prefix)]
         output = self.out / f"{label}.out"
+        before = procs.tree_cpu(self.server_pids)
         sampled = procs.run_sampled(argv, cwd=stack.project, env=environment, stdout=output)
+        after = procs.tree_cpu(self.server_pids)
         if sampled.returncode != 0:
             tail = "".join(output.read_text(errors="replace").splitlines(keepends=True)[-30:])
             raise BenchError(f"`pulumi {' '.join(args)}` exited {sampled.returncode} (output: {output}):\n{tail}")
         return Measured(sampled.seconds, dict(sampled.cpu), sampled.cpu_total,
                         calls=grpc_log.read(log_file) if log else None,
-                        engine=dict(pprof.engine_phases(prefix)) if profile else None)
+                        engine=dict(pprof.engine_phases(prefix)) if profile else None,
+                        servers={name: after[name] - before[name] for name in after})
 
 
 def _load(results: Results, when: str) -> None:
@@ -191,16 +199,19 @@ def previews(bench: Bench, results: Results, clis_: Sequence[Cli], sizes: Sequen
 
 
 def ups(bench: Bench, results: Results, cli: Cli, stacks: dict[int, E2EStack], sizes: Sequence[int],
-        parallel: Sequence[int]) -> None:
+        parallel: Sequence[int], destroy_sizes: Sequence[int]) -> None:
     for groups in sizes:
         stack = stacks.get(groups) or bench.stack(f"program-{groups}", groups)[0]
-        up_and_destroy(bench, results, cli, stack, groups, parallel)
+        up_and_destroy(bench, results, cli, stack, groups, parallel, destroy=groups in destroy_sizes)
         _load(results, f"after up {groups} groups")
 
 
 def up_and_destroy(bench: Bench, results: Results, cli: Cli, stack: E2EStack, groups: int,
-                   parallel: Sequence[int]) -> None:
-    """Up from empty, no-change ups, previews of the deployed stack, destroy (checkpoints on throughout)."""
+                   parallel: Sequence[int], *, destroy: bool) -> None:
+    """Up from empty, no-change ups, previews of the deployed stack; with ``destroy``, destroys and up again.
+
+    Checkpoints stay on throughout.
+    """
     up = ["up", "--yes", "--skip-preview"]
     resources = next((r.resources for r in results.previews if r.groups == groups), 0)
 
@@ -220,7 +231,13 @@ def up_and_destroy(bench: Bench, results: Results, cli: Cli, stack: E2EStack, gr
         bench.run(stack, cli, up, log=True, env={"PULUMI_PARALLEL_DIFF": "true"}))
     for count in parallel:
         row(NO_CHANGE_UP, f"--parallel {count}", bench.run(stack, cli, [*up, "--parallel", str(count)], log=True))
-    row("destroy", "defaults", bench.run(stack, cli, ["destroy", "--yes", "--skip-preview"], log=True, profile=True))
+    if not destroy:
+        return
+    gone = ["destroy", "--yes", "--skip-preview"]
+    for count in parallel:  # the same from empty and back, with more operations at once
+        row("destroy", f"--parallel {count}", bench.run(stack, cli, [*gone, "--parallel", str(count)], log=True))
+        row("up from empty", f"--parallel {count}", bench.run(stack, cli, [*up, "--parallel", str(count)], log=True))
+    row("destroy", "defaults", bench.run(stack, cli, gone, log=True, profile=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,13 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clis", default="pulumi,pulumi-3.260",
                         help="CLIs of the preview table: pulumi (the e2e toolchain's) and bench/toolchain/ pieces")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of the timed previews (best is kept)")
-    parser.add_argument("--parallel", default="32", help="--parallel values tried on a no-change up")
+    parser.add_argument("--parallel", default="32", help="--parallel values tried on a no-change up (and, at "
+                        "--destroy-sizes, on destroy and up from empty)")
+    parser.add_argument("--destroy-sizes", default="100",
+                        help="up sizes at which destroy is measured (and up from empty again with --parallel); "
+                             "elsewhere the stack is left to the servers, which are thrown away")
     parser.add_argument("--check-floor-at", type=int, default=100,
                         help="groups at which the floor is checked against the program (gRPC logs)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     up_sizes = [int(s) for s in args.up_sizes.split(",") if s]
     parallel = [int(s) for s in args.parallel.split(",") if s]
+    destroy_sizes = [int(s) for s in args.destroy_sizes.split(",") if s]
     tools_ = toolchain()
     clis_ = clis(args.clis.split(","), tools_)
     versions = {**{f"CLI {c.label}": c.version for c in clis_},
@@ -256,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(supervisor, servers, tools_, supervisor.path("runs"))
         try:
             stacks = previews(bench, results, clis_, sizes, args.repeats, check_at)
-            ups(bench, results, clis_[0], stacks, up_sizes, parallel)
+            ups(bench, results, clis_[0], stacks, up_sizes, parallel, destroy_sizes)
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

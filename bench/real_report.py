@@ -34,6 +34,8 @@ class Measured:
     cpu_total: float = 0.0
     calls: GrpcLog | None = None
     engine: Mapping[str, float] | None = None
+    servers: Mapping[str, float] = field(default_factory=dict)
+    """CPU seconds each server (API server, etcd, Keycloak) spent while the run lasted."""
 
 
 @dataclass
@@ -190,10 +192,14 @@ def report_time(results: Results) -> list[str]:
         runs += [(f"{where}: floor", row.floor)] if row.floor else []
     runs += [(f"{row.operation} {row.groups} groups ({row.settings})", row.run) for row in results.ups]
     lines = ["where the time goes: CPU seconds by process (sampled from /proc; the tree's total from the CLI's "
-             "rusage), and, where the CLI ran with --profiling, the engine's CPU by phase (go tool pprof)"]
+             "rusage), the servers' CPU over the same time (the API server's includes the e2e controllers' "
+             "polling), and, where the CLI ran with --profiling, the engine's CPU by phase (go tool pprof)"]
     for label, run in runs:
         cpu = ", ".join(f"{role} {run.cpu[role]:.1f}" for role in _roles(run.cpu) if run.cpu.get(role, 0) >= 0.05)
         lines.append(f"  {label}: wall {run.seconds:.1f} s, CPU {run.cpu_total:.1f} s: {cpu}")
+        if run.servers:
+            lines.append("    servers' CPU meanwhile: " + ", ".join(f"{name} {seconds:.1f} s"
+                                                                 for name, seconds in run.servers.items()))
         if run.engine:
             total = sum(run.engine.values())
             phases = ", ".join(f"{phase} {seconds:.1f} s ({seconds / total:.0%})"
