@@ -222,9 +222,18 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def assert_state_seals_secrets(stack: E2EStack) -> set[str]:
-    """``pulumi stack export`` (no ``--show-secrets``) shows no secret value anywhere: IDs and outputs included."""
-    # Short strings (a port, "jhub") may be secret only by being inside a secret map: they prove nothing.
-    values = {v for v in _secret_leaves(stack.deployment()) if len(v) >= 16}
+    """``pulumi stack export`` (no ``--show-secrets``) shows no generated secret anywhere: IDs included.
+
+    The generated secrets: every secret output of the random provider's resources (a password,
+    a RandomBytes' hex and base64 forms...), the Keycloak client's secret, and the secret stack
+    outputs. (Other strings inside secret maps, such as the rest of a Helm values map that holds a
+    password, are secret only by company and may also appear in clear elsewhere.)
+    """
+    revealed = stack.deployment()["deployment"]["resources"]
+    values = {v for r in revealed if r["type"].startswith("random:") for v in _secret_leaves(r.get("outputs"))}
+    values |= {str(plain(r["outputs"])["clientSecret"]) for r in revealed
+               if r["type"] == "keycloak:openid/client:Client"}
+    values |= {str(o.value) for o in stack.outputs().values() if o.secret}
     sealed = stack.cli("stack", "export").stdout
     leaked = sorted(f"{v[:4]}... ({len(v)} characters)" for v in values if v in sealed)
     if not values or leaked:
