@@ -7,7 +7,9 @@ shows any more, and on an entry naming a test function that does not exist.
 
 - ``OFFLINE``: safe commands that need nothing but Python, ``make`` and git.
   ``tests/test_docs.py`` runs each one as written, in a copy of the project.
-- ``MAKE_TEST``: ``make test`` itself, the command running these tests.
+- ``CI_COMMANDS``: what CI runs on a clean clone (``.ci/run``): ``make test`` itself, the
+  command running these tests, and the end-to-end suites (``make e2e`` builds the
+  toolchain through ``make e2e-tools`` first).
 - ``E2E_COMMANDS``: commands that need the real Pulumi CLI, a cluster or Keycloak.
   Each entry names the end-to-end test that runs them (``e2e/<file>.py::<test>``;
   the end-to-end suite is not part of ``make test``). Until that test exists,
@@ -54,6 +56,7 @@ class E2E:
 
 
 MAKE_TEST = "make test"
+CI_COMMANDS: tuple[str, ...] = (MAKE_TEST, "make e2e-tools", "make e2e")
 
 OFFLINE: tuple[Offline, ...] = (
     Offline("make plan", output=("resources (",), writes=("build/dev/resources.yaml", "build/dev/outputs.json"),

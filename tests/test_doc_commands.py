@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 
 from offline.engine import ROOT
-from tests.doc_commands import E2E_COMMANDS, MAKE_TEST, OFFLINE, Offline
+from tests.doc_commands import CI_COMMANDS, E2E_COMMANDS, MAKE_TEST, OFFLINE, Offline
 from tests.doc_pages import documented_commands
 
 
 def registered() -> dict[str, str]:
     """Every registered command -> the list that holds it."""
     entries = {entry.command: "OFFLINE" for entry in OFFLINE}
-    entries[MAKE_TEST] = "MAKE_TEST"
+    entries.update(dict.fromkeys(CI_COMMANDS, "CI_COMMANDS"))
     for entry in E2E_COMMANDS:
         entries.update(dict.fromkeys(entry.commands, "E2E_COMMANDS"))
     return entries
@@ -50,7 +50,7 @@ def test_every_registered_command_is_shown_in_the_docs() -> None:
 
 
 def test_commands_are_registered_once() -> None:
-    listed = [entry.command for entry in OFFLINE] + [MAKE_TEST] + [c for e in E2E_COMMANDS for c in e.commands]
+    listed = [entry.command for entry in OFFLINE] + list(CI_COMMANDS) + [c for e in E2E_COMMANDS for c in e.commands]
     assert len(listed) == len(set(listed))
 
 
@@ -196,3 +196,19 @@ def test_registry_entries_say_how_they_are_checked() -> None:
     # An offline entry that checks nothing but the exit status would let a no-op pass.
     assert [e.command for e in OFFLINE if not (e.output or e.writes or e.unchanged)] == []
     assert MAKE_TEST == "make test"
+
+
+def test_ci_runs_the_ci_commands() -> None:
+    # CI runs what a new user runs: each command is a line of .ci/run, or a make target that
+    # one of its make targets depends on (make e2e builds the toolchain through make e2e-tools).
+    lines = {line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()}
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = {
+        target: rule.split(":", 1)[1].split() for rule in makefile.splitlines()
+        if (target := rule.split(":", 1)[0]) and ":" in rule and not rule.startswith(("\t", "#", " "))
+    }
+    run_targets = {line.split()[1] for line in lines if line.startswith("make ")}
+    reachable = set(run_targets) | {p for t in run_targets for p in prerequisites.get(t, [])}
+    for command in CI_COMMANDS:
+        assert command in lines or command.split()[1] in reachable, f"{command}: not run by .ci/run"
+    assert MAKE_TEST in lines
