@@ -11,6 +11,7 @@ missed shows as ``unsampled``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -71,6 +72,23 @@ def _sample(root: psutil.Process, latest: dict[tuple[int, float], tuple[str, flo
         latest[key] = (name, times.user + times.system)
 
 
+def stop(child: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """Stop the CLI we started and everything below it: SIGTERM (it cancels and stops its plugins), then SIGKILL."""
+    try:
+        below = psutil.Process(child.pid).children(recursive=True)
+    except psutil.Error:
+        below = []
+    child.terminate()
+    try:
+        child.wait(grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    for process in below:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
 def run_sampled(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdout: Path,
                 interval: float = 0.2, timeout: float = 3600) -> Sampled:
     """Run ``argv`` (output to ``stdout``), sampling its process tree's CPU; the run's figures."""
@@ -96,10 +114,11 @@ def run_sampled(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdou
                 if pid:
                     break
                 if time.monotonic() > deadline:
-                    child.kill()
-                    pid, status, usage = os.wait4(child.pid, 0)
-                    break
+                    raise TimeoutError(f"{argv[0]} ran longer than {timeout:.0f} s")
                 time.sleep(0.02)
+        except BaseException:  # a timeout, Ctrl-C or the supervisor's signal handler: stop what we started
+            stop(child)
+            raise
         finally:
             done.set()
             thread.join()

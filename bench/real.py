@@ -42,7 +42,7 @@ from pathlib import Path
 import yaml
 
 from bench import grpc_log, pprof, procs, real_floor
-from bench.real_report import NO_CHANGE_UP, Machine, Measured, PreviewRow, Results, UpRow, report
+from bench.real_report import NO_CHANGE_UP, Machine, Measured, PreviewRow, Results, UpRow, failures, report
 from e2e import checks, tools
 from e2e.servers import Controllers, Servers, Supervisor, start_servers
 from e2e.stack import ROOT, E2EStack, Toolchain, toolchain
@@ -165,6 +165,18 @@ def _cpu_model() -> str:
     return "unknown CPU"
 
 
+def skip_cell(text: str) -> tuple[str, int, bool]:
+    """``CLI:GROUPS:on|skipped`` (checkpoints on, or skipped with the lever) as (CLI, groups, lever)."""
+    try:
+        cli, groups, checkpoints = text.split(":")
+        if checkpoints not in ("on", "skipped"):
+            raise ValueError(checkpoints)
+        return cli, int(groups), checkpoints == "skipped"
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected CLI:GROUPS:on|skipped, e.g. 3.274.1:1000:on (got {text!r})") \
+            from None
+
+
 def previews(bench: Bench, results: Results, clis_: Sequence[Cli], sizes: Sequence[int], repeats: int,
              check_at: int | None) -> dict[int, E2EStack]:
     """The preview table; returns the program stacks by size (for the ``up`` part)."""
@@ -182,13 +194,14 @@ def previews(bench: Bench, results: Results, clis_: Sequence[Cli], sizes: Sequen
                                                                     b.calls or grpc_log.GrpcLog())
         for cli in clis_:
             best: dict[tuple[bool, str], Measured] = {}
+            levers = [lever for lever in (False, True) if (cli.label, groups, lever) not in results.skipped]
             for _ in range(repeats):
-                for lever in (False, True):
+                for lever in levers:
                     for who, stack in (("program", program), ("floor", floor)):
                         measured = bench.run(stack, cli, ["preview"], lever=lever)
                         if (lever, who) not in best or measured.seconds < best[lever, who].seconds:
                             best[lever, who] = measured
-            for lever in (False, True):
+            for lever in levers:
                 row = PreviewRow(cli.label, groups, resources, lever, best[lever, "program"], best[lever, "floor"])
                 results.previews.append(row)
                 print(f"  preview CLI {cli.label} {groups} groups, checkpoints {'skipped' if lever else 'on'}: "
@@ -252,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--destroy-sizes", default="100",
                         help="up sizes at which destroy is measured (and up from empty again with --parallel); "
                              "elsewhere the stack is left to the servers, which are thrown away")
+    parser.add_argument("--skip", type=skip_cell, action="append", default=[], metavar="CLI:GROUPS:on|skipped",
+                        help="leave a preview cell out (shown as not run), e.g. 3.274.1:1000:on; repeatable")
     parser.add_argument("--check-floor-at", type=int, default=100,
                         help="groups at which the floor is checked against the program (gRPC logs)")
     args = parser.parse_args(argv)
@@ -266,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                    if name in ("kubernetes", "keycloak", "random", "language-python", "kube-apiserver",
                                "keycloak-server")}}
     results = Results(Machine(os.cpu_count() or 0, _cpu_model(), [], versions), users=users_settings(),
-                      sizes=sizes, clis=[c.label for c in clis_])
+                      sizes=sizes, clis=[c.label for c in clis_], skipped=list(args.skip))
     check_at = args.check_floor_at if args.check_floor_at in sizes else (sizes[0] if sizes else None)
     started = time.monotonic()
     with ExitStack() as context:
@@ -286,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmake bench-real: {time.monotonic() - started:.0f} s\n")
     for line in report(results):
         print(line)
-    return 1 if any(line == "FAILED:" for line in report(results)) else 0
+    return 1 if failures(results) else 0
 
 
 if __name__ == "__main__":

@@ -78,6 +78,8 @@ class Results:
     floor_problems: list[str] = field(default_factory=list)
     sizes: Sequence[int] = ()
     clis: Sequence[str] = ()
+    skipped: Sequence[tuple[str, int, bool]] = ()
+    """Preview cells left out on purpose (``--skip CLI:GROUPS:on|skipped``): (CLI, groups, lever)."""
 
 
 def _s(measured: Measured | None) -> str:
@@ -117,6 +119,8 @@ def report_previews(results: Results) -> list[str]:
         ratio = f"{row.program.seconds / row.floor.seconds:12.2f}x" if row.program and row.floor else f"{MISSING:>13}"
         lines.append(f"  {row.cli:<8} {row.stack:<8} {row.groups:>6} {row.resources:>9}  {_lever(row.lever):<38} "
                      f"{_s(row.program)} {_s(row.floor)} {ratio}")
+    for cli, groups, lever in results.skipped:
+        lines.append(f"  {cli:<8} {'new':<8} {groups:>6} {'':>9}  {_lever(lever):<38} not run (--skip)")
     for cli in results.clis:
         for lever in (False, True):
             small, large = find(results.previews, cli, GROWTH_FROM, lever), find(
@@ -218,6 +222,8 @@ def missing(results: Results) -> list[str]:
     for cli in results.clis:
         for groups in results.sizes:
             for lever in (False, True):
+                if (cli, groups, lever) in results.skipped:
+                    continue
                 row = find(results.previews, cli, groups, lever)
                 for who in ("program", "floor"):
                     if row is None or getattr(row, who) is None:

@@ -235,3 +235,16 @@ def test_make_preview_skips_checkpoints_and_make_bench_real_runs_the_benchmark()
     assert "PULUMI_SKIP_CHECKPOINTS=true pulumi preview --stack prod" in preview
     assert "-m bench.real" in _make_n("bench-real", "BENCH_ARGS=--sizes 1")
     assert "-m bench.offline --stack dev" in _make_n("bench")
+
+
+def test_a_cell_skipped_on_purpose_is_shown_and_not_a_failure() -> None:
+    from bench.real import skip_cell
+
+    given = results()
+    given.skipped = [skip_cell("3.274.1:1000:on")]
+    given.previews = [r for r in given.previews if not (r.cli == "3.274.1" and r.groups == 1000 and not r.lever)]
+    assert failures(given) == []
+    assert "  3.274.1  new        1000            on (default)                           not run (--skip)" \
+        in report(given)
+    with pytest.raises(Exception, match="CLI:GROUPS:on|skipped"):
+        skip_cell("3.274.1:1000:off")
