@@ -10,9 +10,10 @@ from pulumi_kubernetes.core.v1 import Namespace
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components import config as stack_config
-from components.common import Chart
+from components.common import Chart, delete_timeouts
 from components.guard import DestroyGuard
 from components.ingress import HubIngress, HubIngressArgs
+from components.interrupt import quiet_stop_on_interrupt
 from components.jupyterhub import (
     DB_CLIENT_LABELS,
     Database,
@@ -29,6 +30,8 @@ from components.research import ResearchTenants, ResearchTenantsArgs
 from components.spawners import RemoteSpawner, Spawners, SpawnersArgs
 from components.tenant import CapsuleTenant, CapsuleTenantArgs, TenantSpecArgs
 
+# A failed or cancelled update stops the program: no SDK tracebacks after the provider's error.
+quiet_stop_on_interrupt()
 cfg = stack_config.load()
 protect = cfg.protectData
 hub_url = f"https://{cfg.fqdn}"
@@ -38,7 +41,12 @@ namespace = Namespace(
     "namespace",
     metadata=ObjectMetaArgs(name=cfg.namespace, labels=namespace_labels),
     # Deleting the namespace would delete the database volumes with it.
-    opts=pulumi.ResourceOptions(protect=protect or None, retain_on_delete=protect or None),
+    opts=pulumi.ResourceOptions(
+        protect=protect or None,
+        retain_on_delete=protect or None,
+        # A namespace whose contents never finish deleting fails the update instead of waiting on.
+        custom_timeouts=delete_timeouts(cfg.deleteTimeout),
+    ),
 )
 namespace_name = namespace.metadata.apply(lambda m: m["name"])
 
@@ -135,12 +143,19 @@ hub_tenant = TenantSpecArgs(
     hub_namespace_labels=namespace_labels,
     controller_namespace=cfg.ingress.controllerNamespace,
 )
-tenant = CapsuleTenant("tenant", CapsuleTenantArgs(spec=hub_tenant, protect=protect))
+tenant = CapsuleTenant(
+    "tenant", CapsuleTenantArgs(spec=hub_tenant, protect=protect, delete_timeout=cfg.deleteTimeout)
+)
 # Research groups share the hub tenant's owner and network isolation.
 research = ResearchTenants(
     "research",
     ResearchTenantsArgs(
-        groups=cfg.tenants, realm=kc.realm, client=keycloak_client.client, base=hub_tenant, protect=protect
+        groups=cfg.tenants,
+        realm=kc.realm,
+        client=keycloak_client.client,
+        base=hub_tenant,
+        protect=protect,
+        delete_timeout=cfg.deleteTimeout,
     ),
 )
 

@@ -37,11 +37,20 @@ class Chart:
 
 
 def child(parent: pulumi.Resource, *, protect: bool = False, retain: bool = False,
-          depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
-    """Options of a component's child; ``protect``/``retain`` only for data-bearing ones."""
+          depends_on: list[pulumi.Resource] | None = None, delete_timeout: str | None = None) -> pulumi.ResourceOptions:
+    """Options of a component's child; ``protect``/``retain`` only for data-bearing ones.
+
+    ``delete_timeout``: how long the provider may wait for the object to be gone (``dossier:deleteTimeout``).
+    """
     return pulumi.ResourceOptions(
         parent=parent,
         protect=protect or None,
         retain_on_delete=retain or None,
         depends_on=depends_on,
+        custom_timeouts=delete_timeouts(delete_timeout),
     )
+
+
+def delete_timeouts(delete: str | None) -> pulumi.CustomTimeouts | None:
+    """A bounded wait for a delete (finalizers that never go: the provider fails naming the object)."""
+    return None if delete is None else pulumi.CustomTimeouts(delete=delete)

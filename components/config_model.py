@@ -41,6 +41,7 @@ from components.config_types import (
     PositiveQuantity,
     Problem,
     RealmName,
+    Timeout,
     duplicates,
     quantity_value,
 )
@@ -239,6 +240,11 @@ class StackConfig(Model):
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="Certificate and HTTPProxy.")
     nodes: NodesConfig = Field(default_factory=NodesConfig, description="Node pools (hub.jupyter.org/node-purpose).")
     protectData: StrictBool = Field(True, description="Protect data-bearing resources against deletion.")
+    deleteTimeout: Timeout = Field(
+        "10m",
+        description="How long deleting the Namespace or a Tenant may take (finalizers) before the update fails "
+        "naming it (a Pulumi custom timeout; 10m is the kubernetes provider's own default).",
+    )
     tenants: list[ResearchTenant] = Field(default_factory=list, description="Research-group tenants.")
     spawners: list[SpawnerConfig] = Field(default_factory=list, description="Remote spawners.")
 

@@ -65,6 +65,8 @@ _QUANTITY_SCALE = {
 # Ref: https://projectcontour.io/docs/1.24/config/api/#projectcontour.io/v1.TimeoutPolicy
 # (Go time.ParseDuration units; "infinity"/"infinite" disable the timeout).
 _DURATION = re.compile(r"^((\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+|infinity|infinite)$")
+# A Pulumi custom timeout (Go time.ParseDuration, read by the engine): a finite, non-zero duration.
+_TIMEOUT = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _NO_SPACE = re.compile(r"^\S+$")
 # A realm is part of every OpenID URL: no spaces, no URL delimiters.
 _REALM = re.compile(r"^[^\s/?#%]+$")
@@ -93,6 +95,12 @@ def _matches(pattern: re.Pattern[str], expected: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _positive_timeout(value: str) -> str:
+    if not re.search(r"[1-9]", value):
+        raise ValueError("expected a duration above zero, such as 10m")
+    return value
 
 
 def _fqdn(value: str) -> str:
@@ -238,6 +246,12 @@ Quantity = Annotated[
 PositiveQuantity = Annotated[Quantity, AfterValidator(_positive_quantity), Kind("quantity > 0")]
 Duration = Annotated[
     StrictStr, _matches(_DURATION, "a Contour duration such as 650s, 1h30m or infinity"), Kind("duration")
+]
+Timeout = Annotated[
+    StrictStr,
+    _matches(_TIMEOUT, "a duration such as 10m, 90s or 1h30m"),
+    AfterValidator(_positive_timeout),
+    Kind("duration"),
 ]
 Cidr = Annotated[StrictStr, AfterValidator(_cidr), Kind("CIDR")]
 ImageName = Annotated[

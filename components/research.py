@@ -45,6 +45,8 @@ class ResearchTenantsArgs:
     """The hub tenant's spec: owner and network isolation every group shares."""
     protect: bool = True
     """Protect and retain each group's Tenant (``protectData``): its deletion deletes the group's namespaces."""
+    delete_timeout: str | None = None
+    """How long a delete may wait for a group's Tenant to be gone (``dossier:deleteTimeout``)."""
 
 
 def group_spec_args(group: ResearchTenant, base: TenantSpecArgs) -> TenantSpecArgs:
@@ -91,10 +93,9 @@ class ResearchTenants(pulumi.ComponentResource):
         self.names = [group.name for group in args.groups]
         self.roles = {}
         self.tenants = {}
-        # Built once and shared: per group only the pure spec functions and two registrations run.
+        # The roles' options are built once and shared: per group the pure spec functions and two registrations run.
         client_id = args.client.id
         role_opts = child(self)
-        tenant_opts = child(self, protect=args.protect, retain=args.protect)
         for group in args.groups:
             self.roles[group.name] = keycloak.Role(
                 f"{name}-{group.name}-role",
@@ -111,6 +112,9 @@ class ResearchTenants(pulumi.ComponentResource):
                 kind=tenant["kind"],
                 metadata=ObjectMetaArgs(**tenant["metadata"]),
                 spec=tenant["spec"],
-                opts=tenant_opts,
+                # After its role: a removed group's Tenant is deleted first, so that a protected one stops the
+                # update before the role (and every member's assignment of it) is deleted.
+                opts=child(self, protect=args.protect, retain=args.protect, delete_timeout=args.delete_timeout,
+                           depends_on=[self.roles[group.name]]),
             )
         self.register_outputs({"names": self.names})

@@ -119,6 +119,8 @@ def tenant_spec(args: TenantSpecArgs) -> dict[str, Any]:
 class CapsuleTenantArgs:
     spec: TenantSpecArgs
     protect: bool = True
+    delete_timeout: str | None = None
+    """How long a delete may wait for the Tenant to be gone (``dossier:deleteTimeout``; None: the provider's)."""
 
 
 class CapsuleTenant(pulumi.ComponentResource):
@@ -140,7 +142,7 @@ class CapsuleTenant(pulumi.ComponentResource):
                 annotations={IMAGE_POLICY_ANNOTATION: "fixed", RESOURCE_POLICY_ANNOTATION: "fixed"},
             ),
             spec=tenant_spec(spec),
-            opts=child(self, protect=args.protect, retain=args.protect),
+            opts=child(self, protect=args.protect, retain=args.protect, delete_timeout=args.delete_timeout),
         )
         self.name = spec.name
         self.register_outputs({"name": self.name})
