@@ -6,6 +6,7 @@ fed given numbers and its counters fabricated logs. No timing is asserted.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -246,5 +247,5 @@ def test_a_cell_skipped_on_purpose_is_shown_and_not_a_failure() -> None:
     assert failures(given) == []
     assert "  3.274.1  new        1000            on (default)                           not run (--skip)" \
         in report(given)
-    with pytest.raises(Exception, match="CLI:GROUPS:on|skipped"):
+    with pytest.raises(argparse.ArgumentTypeError, match=r"expected CLI:GROUPS:on\|skipped.*got '3.274.1:1000:off'"):
         skip_cell("3.274.1:1000:off")
