@@ -2,11 +2,12 @@
 
 ``inventory(servers)`` lists everything of the stack that exists in Keycloak and
 on the API server (clients, mappers and roles; namespace, Secrets, Tenants,
-Certificates, HTTPProxies, RBAC, the Spawner CRD, node labels), as plain data
-to compare; ``EMPTY_INVENTORY`` is a destroyed stack. ``state_inventory`` is the
-same view computed from ``pulumi stack export``: a fault test compares the two
-(nothing duplicated, nothing missing). ``plain`` unwraps the secret envelopes of
-``pulumi stack export --show-secrets``.
+Certificates, HTTPProxies, Helm releases, RBAC, the Spawner CRD, node labels),
+as plain data to compare; ``EMPTY_INVENTORY`` is a destroyed stack.
+``state_inventory`` is the same view computed from ``pulumi stack export``: a
+fault test compares the two (nothing duplicated, nothing missing;
+``e2e/faults/compare.py`` names each difference). ``plain`` unwraps the secret
+envelopes of ``pulumi stack export --show-secrets``.
 """
 
 from __future__ import annotations
@@ -91,12 +92,30 @@ def _cluster(servers: Servers) -> dict[str, Any]:
     }
     if namespaces:
         # Helm's own release records (sh.helm.release.v1.*) are Helm's, not the stack's.
-        found["secrets"] = [n for n in _names(core.list_namespaced_secret(NAMESPACE).items)
-                            if not n.startswith("sh.helm.release.")]
+        secrets = core.list_namespaced_secret(NAMESPACE).items
+        # Helm's own release records (sh.helm.release.v1.*) are Helm's, not the stack's: they give the releases.
+        found["secrets"] = [n for n in _names(secrets) if not n.startswith("sh.helm.release.")]
+        found["releases"] = helm_releases(secrets)
         for plural, group in (("certificates", "cert-manager.io"), ("httpproxies", "projectcontour.io")):
             items = custom.list_namespaced_custom_object(group, "v1", NAMESPACE, plural)["items"]
             found[plural] = sorted(i["metadata"]["name"] for i in items)
     return found
+
+
+def helm_releases(secrets: list[Any]) -> list[str]:
+    """Release names from Helm's storage Secrets (latest revision each), with the status unless ``deployed``.
+
+    A release an interrupted install left behind shows as ``<name> (pending-install)``.
+    """
+    latest: dict[str, tuple[int, str]] = {}
+    for secret in secrets:
+        labels = secret.metadata.labels or {}
+        if labels.get("owner") != "helm" or "name" not in labels:
+            continue
+        version = int(labels.get("version", "0"))
+        if version >= latest.get(labels["name"], (-1, ""))[0]:
+            latest[labels["name"]] = (version, labels.get("status", ""))
+    return sorted(name if status == "deployed" else f"{name} ({status})" for name, (_, status) in latest.items())
 
 
 def inventory(servers: Servers) -> dict[str, Any]:
@@ -144,6 +163,7 @@ def state_inventory(resources: list[dict[str, Any]]) -> dict[str, Any]:
         releases = [o.get("name") for o in outputs("kubernetes:helm.sh/v3:Release")]
         secrets += [f"{name}-received-values" for name in releases]
         cluster["secrets"] = sorted(secrets)
+        cluster["releases"] = sorted(str(name) for name in releases)
         for plural, type_ in (("certificates", "kubernetes:cert-manager.io/v1:Certificate"),
                               ("httpproxies", "kubernetes:projectcontour.io/v1:HTTPProxy")):
             cluster[plural] = sorted(o["metadata"]["name"] for o in outputs(type_))

@@ -8,8 +8,8 @@ shows any more, and on an entry naming a test function that does not exist.
 - ``OFFLINE``: safe commands that need nothing but Python, ``make`` and git.
   ``tests/test_docs.py`` runs each one as written, in a copy of the project.
 - ``CI_COMMANDS``: what CI runs on a clean clone (``.ci/run``): ``make test`` itself, the
-  command running these tests, and the end-to-end suites (``make e2e`` builds the
-  toolchain through ``make e2e-tools`` first).
+  command running these tests, and the end-to-end suites (``make e2e`` and
+  ``make e2e-faults`` build the toolchain through ``make e2e-tools`` first).
 - ``E2E_COMMANDS``: commands that need the real Pulumi CLI, a cluster or Keycloak.
   Each entry names the end-to-end test that runs them (``e2e/<file>.py::<test>``;
   the end-to-end suite is not part of ``make test``). Until that test exists,
@@ -56,7 +56,7 @@ class E2E:
 
 
 MAKE_TEST = "make test"
-CI_COMMANDS: tuple[str, ...] = (MAKE_TEST, "make e2e-tools", "make e2e")
+CI_COMMANDS: tuple[str, ...] = (MAKE_TEST, "make e2e-tools", "make e2e", "make e2e-faults")
 
 OFFLINE: tuple[Offline, ...] = (
     Offline("make plan", output=("resources (",), writes=("build/dev/resources.yaml", "build/dev/outputs.json"),
@@ -115,20 +115,59 @@ E2E_COMMANDS: tuple[E2E, ...] = (
               "tests/test_bench_real.py checks the recipe"),
     E2E((".venv/bin/python -m e2e.servers up --keep",),
         "e2e/tests/test_servers.py::test_the_cli_prints_how_to_reach_the_servers_and_stops_them_on_ctrl_c"),
-    # Rotating the hub user's database password (operations.md, "Rotating a password").
+    # Rotating the hub user's database password (operations.md, "Rotating a password"): the case reads the
+    # block from the page and runs the pulumi lines in bash (e2e/faults/docs.py: no --policy-pack, --yes).
     E2E(("STACK=prod NS=jhub",
          "URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::postgresql-user-password')",
+         "SECRET=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::postgresql-secret')",
          'pulumi state unprotect --stack $STACK "$URN"',
+         'pulumi state unprotect --stack $STACK "$SECRET"',
          'pulumi up --stack $STACK --policy-pack policy --replace "$URN"',
-         "ADMIN=$(kubectl -n $NS get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d)",
          "NEW=$(pulumi stack output --stack $STACK postgresqlPassword --show-secrets)",
+         "unset ADMIN NEW"),
+        "e2e/faults/runbook.py::test_rotate_the_postgresql_password"),
+    E2E(("ADMIN=$(kubectl -n $NS get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d)",
          """{ printf '%s\\n' "$ADMIN"; printf "ALTER USER jhub WITH PASSWORD '%s';\\n" "$NEW"; } | """
          "kubectl -n $NS exec -i jhub-postgresql-primary-0 -- "
          "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec psql -U postgres -d jhub'",
-         "kubectl -n $NS rollout restart deployment/hub",
-         "unset ADMIN NEW"),
-        None, _RUNBOOK + "; the local API server runs no pods, so `kubectl exec` into the PostgreSQL pod "
-                         "and `rollout restart` need a real cluster"),
+         "kubectl -n $NS rollout restart deployment/hub"),
+        None, _RUNBOOK + "; the local API server runs no pods and the toolchain has no kubectl: the case reads "
+                         "the Secret, runs the same ALTER USER on the local PostgreSQL and restarts the e2e hub"),
+    E2E(("URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::keycloak-secret')",),
+        "e2e/faults/runbook.py::test_rotate_the_keycloak_client_secret"),
+    # Removing a research group (operations.md, "Removing a research-group tenant"), the same way.
+    E2E(("URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::research-<name>-tenant')",
+         "pulumi up --stack $STACK --policy-pack policy"),
+        "e2e/faults/runbook.py::test_add_and_retire_a_research_group"),
+    E2E(("kubectl patch tenant <name> --type=merge -p '{\"spec\":{\"preventDeletion\":false}}'",
+         "kubectl delete tenant <name>"),
+        None, _RUNBOOK + "; the toolchain has no kubectl: the case makes the same patch and delete through the API"),
+    # Faults (operations.md, "An update that stopped half-way", "Changes made by hand", "A delete that does
+    # not finish"): each case reads the commands from the page and runs them (e2e/faults/docs.py).
+    E2E(("pulumi cancel --stack $STACK",
+         "pulumi stack export --stack $STACK --file state.json",
+         "pulumi refresh --stack $STACK --clear-pending-creates",
+         # Run when the re-run meets a Kubernetes object the killed run made (some measured runs).
+         "PULUMI_K8S_ENABLE_PATCH_FORCE=true pulumi up --stack $STACK"),
+        "e2e/faults/interrupted.py::test_cli_killed_mid_up"),
+    E2E(("pulumi up --stack $STACK --continue-on-error",
+         "pulumi up --stack $STACK",
+         # Run for each role Keycloak made after the provider gave up (0 to 7 in the measured runs; the
+         # killed CLI of interrupted.py::test_cli_killed_mid_up left such roles too).
+         "PARENT=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*ResearchTenants::research')",
+         'pulumi import --stack $STACK keycloak:index/role:Role research-<group>-role <realm>/<role id> '
+         '--parent "research=$PARENT" --protect=false --generate-code=false'),
+        "e2e/faults/servers_down.py::test_keycloak_stopped_mid_up"),
+    # The case runs the preview with --json instead of --diff, to read its steps.
+    E2E(("pulumi preview --stack $STACK --refresh --diff",
+         "pulumi up --stack $STACK --refresh"),
+        "e2e/faults/drift.py::test_drift_made_by_hand"),
+    E2E(("pulumi destroy --stack $STACK",),
+        "e2e/faults/destroy.py::test_destroy_waits_on_finalizers_within_the_bound"),
+    E2E(("kubectl get namespace jhub -o jsonpath='{.status.conditions}'",
+         "kubectl get tenant <name> -o jsonpath='{.metadata.finalizers}'"),
+        None, "the toolchain has no kubectl, and no namespace controller here writes conditions: "
+              "e2e/faults/destroy.py sets and removes the finalizer through the API"),
     # Upgrading a stack deployed with RandomBytes hub secrets (operations.md, "Stable URNs").
     E2E(("pulumi state unprotect 'urn:pulumi:<stack>::dossier::dossier:jupyterhub:JupyterHub"
          "$random:index/randomBytes:RandomBytes::jupyterhub-cookie-secret'",),
