@@ -182,5 +182,5 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "pulumi stack import --file <stack>.json",
          "pulumi refresh",
          "pulumi preview --policy-pack policy"),
-        None, "issue 15 (make e2e-faults): the recovery steps, run against the real CLI and servers"),
+        "e2e/faults/restore.py::test_restore_a_lost_stack_from_its_export"),
 )

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from e2e.faults import destroy, drift, interrupted, recovery, runbook, servers_down
+from e2e.faults import destroy, drift, interrupted, recovery, restore, runbook, servers_down
 from e2e.faults.rig import NODES, CaseFailedError, Rig
 from e2e.servers import Supervisor, start_servers
 from e2e.servers.supervisor import tail
@@ -34,6 +34,7 @@ CASES = (
     Case("runbook-postgresql-password", "7", runbook.test_rotate_the_postgresql_password),
     Case("runbook-keycloak-secret", "7", runbook.test_rotate_the_keycloak_client_secret),
     Case("runbook-research-group", "7", runbook.test_add_and_retire_a_research_group),
+    Case("runbook-restore-lost-stack", "7", restore.test_restore_a_lost_stack_from_its_export),
     Case("destroy-protected", "6", destroy.test_protected_destroy_deletes_nothing),
     Case("destroy-finalizers", "6", destroy.test_destroy_waits_on_finalizers_within_the_bound),
 )
