@@ -1,10 +1,10 @@
 """The three CRDs the stack needs, built from the pinned upstream schemas, installed and waited for.
 
 The schemas (``spec.versions[].schema.openAPIV3Schema`` of each upstream CRD)
-are read from the upstream folder (``DOSSIER_UPSTREAM``, default
-``../shared/upstream`` beside the repository: see ``offline/validate.py``), never
-copied into the project. The rest of each CRD (names, scope, subresources) is
-what the upstream CRD files declare:
+come from ``offline/schemas.py``, as ``make plan`` gets them (``DOSSIER_UPSTREAM``,
+the per-user cache, or a download checked against the pinned SHA-256: docs/schemas.md),
+never copied into the project; ``upstream=<dir>`` reads them from a folder instead.
+The rest of each CRD (names, scope, subresources) is what the upstream CRD files declare:
 
 - Capsule ``Tenant`` ``capsule.clastix.io/v1beta2``: cluster-scoped, ``tnt``;
 - cert-manager ``Certificate`` ``cert-manager.io/v1``: namespaced, ``cert``/``certs``;
@@ -17,6 +17,7 @@ resource is listed by API discovery, so a client can use it at once.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from typing import Any
 from kubernetes import client
 
 from e2e.servers.supervisor import ServerStartError
-from offline.validate import CRD_SCHEMAS, UPSTREAM
+from offline import schemas
+from offline.validate import CRD_SCHEMAS
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,16 @@ CRDS = (
 )
 
 
-def crd_manifest(spec: CrdSpec, upstream: Path = UPSTREAM) -> dict[str, Any]:
-    """The ``CustomResourceDefinition`` of ``spec`` with its pinned upstream schema."""
-    path = upstream / CRD_SCHEMAS[(spec.api_version, spec.kind)]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the pinned upstream schemas live in ../shared/upstream "
-                                "(or set DOSSIER_UPSTREAM)")
+def crd_manifest(spec: CrdSpec, upstream: Path | None = None) -> dict[str, Any]:
+    """The ``CustomResourceDefinition`` of ``spec`` with its pinned upstream schema (see the module doc)."""
+    name = CRD_SCHEMAS[(spec.api_version, spec.kind)]
+    if upstream is None:
+        schema = schemas.load(name)  # SchemaUnavailable names the ways to provide it
+    else:
+        path = upstream / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: {upstream} holds no copy of the pinned {name}")
+        schema = json.loads(path.read_text())
     names: dict[str, Any] = {"kind": spec.kind, "listKind": f"{spec.kind}List", "plural": spec.plural,
                              "singular": spec.singular}
     if spec.short_names:
@@ -82,7 +88,7 @@ def crd_manifest(spec: CrdSpec, upstream: Path = UPSTREAM) -> dict[str, Any]:
                 "name": spec.version,
                 "served": True,
                 "storage": True,
-                "schema": {"openAPIV3Schema": json.loads(path.read_text())},
+                "schema": {"openAPIV3Schema": copy.deepcopy(schema)},
                 "subresources": {"status": {}},
             }],
         },
@@ -113,7 +119,7 @@ def _discovered(api: client.ApiClient, spec: CrdSpec) -> bool:
     return any(r.get("name") == spec.plural for r in resources)
 
 
-def install_crds(api: client.ApiClient, upstream: Path = UPSTREAM, limit: float = 60.0,
+def install_crds(api: client.ApiClient, upstream: Path | None = None, limit: float = 60.0,
                  specs: tuple[CrdSpec, ...] = CRDS) -> dict[str, float]:
     """Create the CRDs and wait until each is established and served; seconds each took, by CRD name."""
     extensions = client.ApiextensionsV1Api(api)
