@@ -96,12 +96,14 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "pulumi config set --path dossier:keycloak.url https://auth.example.org"),
         None, _AUTOMATION + ": plain values are written to the file, not set with `pulumi config set`"),
     E2E(("python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt",),
-        None, "needs PyPI, and no e2e run uses the policy pack yet; the workflows run the same two steps, and "
+        None, "needs PyPI, and no e2e run can use the policy pack (the toolchain's language host 3.79 runs the "
+              "program in its place, docs/e2e.md); the workflows run the same two steps, and "
               "tests/test_policy.py runs the pack's rules and analyzer offline"),
     E2E(("pulumi preview --diff --policy-pack policy",
          "pulumi preview --stack prod --policy-pack policy",
          "pulumi up --policy-pack policy"),
-        None, _AUTOMATION + ": test_01_preview_then_up runs preview and up without --policy-pack"),
+        None, _AUTOMATION + ": test_01_preview_then_up runs preview and up without --policy-pack (the "
+                            "toolchain's language host 3.79 cannot start the pack, docs/e2e.md)"),
     E2E(("pulumi stack output hubUrl",),
         None, _AUTOMATION + ": test_05 reads every output at once (`pulumi stack output --json`), not one by name"),
     # The real-engine benchmark (benchmarks.md); it starts its own servers and takes up to an hour.

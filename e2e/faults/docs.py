@@ -6,7 +6,7 @@ reads them), so a case runs what the page says and the two cannot drift
 apart. ``shell(rig, lines)`` runs them in one bash in the stack's project
 folder, with the stack's environment (the toolchain's ``pulumi`` first on
 ``PATH``), ``STACK`` and ``NS`` set, and three changes a script needs: no
-``--policy-pack policy`` (no e2e run uses the policy pack), ``--yes`` on the
+``--policy-pack policy`` (no e2e run can use the policy pack: docs/e2e.md, the language host), ``--yes`` on the
 commands that ask for a confirmation (``up``, ``refresh``, ``destroy``,
 ``import``, ``cancel``: a script has no terminal), ``--skip-preview`` on
 ``up``, ``refresh`` and ``destroy`` (nobody reads the preview; it halves their
