@@ -106,10 +106,10 @@ E2E_COMMANDS: tuple[E2E, ...] = (
                             "toolchain's language host 3.79 cannot start the pack, docs/e2e.md)"),
     E2E(("pulumi stack output hubUrl",),
         None, _AUTOMATION + ": test_05 reads every output at once (`pulumi stack output --json`), not one by name"),
-    # The real-engine benchmark (benchmarks.md); it starts its own servers and takes up to an hour.
+    # The real-engine benchmark (benchmarks.md); it starts its own servers and takes about 30 minutes. The e2e
+    # test runs its recipe (`python -m bench.real`, tests/test_bench_real.py checks it) at one group.
     E2E(("make bench-real", 'make bench-real BENCH_ARGS="--sizes 1,100 --up-sizes 100"'),
-        None, "the benchmark itself (bench/real.py), run by hand, not by the end-to-end suite; "
-              "tests/test_bench_real.py checks its recipe, floor, counters and report offline"),
+        "e2e/tests/test_bench_run.py::test_every_up_and_destroy_is_timed_and_its_calls_counted"),
     # Previews with checkpoints skipped (operations.md, "Previews of large stacks").
     E2E(("make preview STACK=prod", 'make preview STACK=prod PREVIEW_ARGS="--diff --policy-pack policy"'),
         None, "needs a deployed stack and its cluster; make bench-real runs the same command line "
