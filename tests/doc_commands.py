@@ -105,7 +105,7 @@ E2E_COMMANDS: tuple[E2E, ...] = (
         None, _AUTOMATION + ": test_01_preview_then_up runs preview and up without --policy-pack (the "
                             "toolchain's language host 3.79 cannot start the pack, docs/e2e.md)"),
     E2E(("pulumi stack output hubUrl",),
-        None, _AUTOMATION + ": test_05 reads every output at once (`pulumi stack output --json`), not one by name"),
+        "e2e/tests/test_deploy.py::test_05_stack_output_is_the_contract_with_secrets_hidden"),
     # The real-engine benchmark (benchmarks.md); it starts its own servers and takes about 30 minutes. The e2e
     # test runs its recipe (`python -m bench.real`, tests/test_bench_real.py checks it) at one group.
     E2E(("make bench-real", 'make bench-real BENCH_ARGS="--sizes 1,100 --up-sizes 100"'),

@@ -93,6 +93,9 @@ def test_04_helm_got_the_values_the_program_sent(deployment: Deployment) -> None
 
 def test_05_stack_output_is_the_contract_with_secrets_hidden(deployment: Deployment) -> None:
     checks.assert_output_contract(deployment.stack)
+    # The README's last step, as written: one output by name, through the CLI itself.
+    hub_url = deployment.stack.cli("stack", "output", "hubUrl").stdout.strip()
+    assert hub_url.startswith("https://") and hub_url == deployment.stack.outputs()["hubUrl"].value, hub_url
     # The state itself: a value the engine stores in clear (a resource ID, say) would show here.
     sealed = checks.assert_state_seals_secrets(deployment.stack)
     assert len(sealed) >= 7  # at least the 3 PostgreSQL passwords, the client secret and the 3 hub secrets
