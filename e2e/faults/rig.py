@@ -30,7 +30,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,7 +44,6 @@ from e2e import checks, state
 from e2e.faults.compare import differences, pending_operations
 from e2e.hub import Hub
 from e2e.servers import Controllers, Servers, Supervisor
-from e2e.servers.controllers import collect_garbage
 from e2e.stack import E2EStack, Toolchain
 
 NODES = {"core": ["e2e-core-0"], "user": ["e2e-user-0", "e2e-user-1"]}
@@ -109,30 +107,6 @@ class CliRun:
         psutil.wait_procs(tree, timeout=10)
         self.popen.wait(10)
         return [p.pid for p in tree]
-
-
-class GarbageCollector:
-    """The garbage collector's part of ``Controllers`` alone: no namespace controller (Namespaces stay Terminating)."""
-
-    def __init__(self, servers: Servers, interval: float = 1.0) -> None:
-        assert servers.cluster
-        self.api = servers.cluster.api_client()
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="e2e-faults-gc", daemon=True)
-
-    def __enter__(self) -> GarbageCollector:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            with contextlib.suppress(Exception):  # the next round tries again
-                collect_garbage(self.api)
 
 
 @dataclass
@@ -347,7 +321,7 @@ class Rig:
         if kind == "all":
             self._controllers = Controllers(self.servers.cluster).__enter__()
         elif kind == "gc":
-            self._controllers = GarbageCollector(self.servers).__enter__()
+            self._controllers = Controllers(self.servers.cluster, interval=1.0, namespaces=False).__enter__()
         elif kind != "none":
             raise ValueError(f"unknown controllers {kind!r}")
         self._controllers_kind = kind

@@ -14,8 +14,9 @@ every delete the kubernetes provider makes:
   finalizer until its contents are deleted (``Cluster.finalize_namespace``).
 
 ``Controllers(cluster)`` runs both in a background thread while a ``with``
-block lasts. A fault test leaves it off on purpose to see the provider's own
-messages when deletes never finish.
+block lasts; ``namespaces=False`` runs the garbage collector alone (a deleted
+Namespace stays Terminating). A fault test leaves them off on purpose to see
+the provider's own messages when deletes never finish.
 """
 
 from __future__ import annotations
@@ -83,9 +84,11 @@ def _merge_patch(api: client.ApiClient, path: str, body: dict[str, Any]) -> None
 class Controllers:
     """The garbage collector's and the namespace controller's part in deletes, in a background thread."""
 
-    def __init__(self, cluster: Cluster, interval: float = 2.0) -> None:
+    def __init__(self, cluster: Cluster, interval: float = 2.0, *, namespaces: bool = True) -> None:
         self.cluster = cluster
         self.interval = interval
+        self.namespaces = namespaces
+        """Finalize deleted Namespaces too (the namespace controller's part); ``False``: the collector alone."""
         self.released: list[str] = []
         self.finalized: list[str] = []
         self.errors: list[str] = []
@@ -110,7 +113,8 @@ class Controllers:
                     paths = _resources(api)
                 rounds += 1
                 self.released += collect_garbage(api, paths)
-                self.finalized += self.cluster.finalize_terminating_namespaces()
+                if self.namespaces:
+                    self.finalized += self.cluster.finalize_terminating_namespaces()
             except Exception as exc:  # a fault test may stop the API server: keep trying
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 rounds = 0
