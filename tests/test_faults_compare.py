@@ -11,6 +11,9 @@ docs/operations.md (each must be there, once).
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -158,6 +161,7 @@ def test_documented_commands_run_as_a_script_would() -> None:
 
 
 @pytest.mark.parametrize(("section", "start", "exact"), [
+    (recovery.SECTION, recovery.SIDECARS, False),
     (recovery.SECTION, "pulumi cancel", False),
     (recovery.SECTION, "pulumi stack export", False),
     (recovery.SECTION, "pulumi refresh", False),
@@ -185,3 +189,28 @@ def test_the_runbook_sections_hold_the_steps_the_cases_run() -> None:
     remove = documented("Removing a research-group tenant")
     assert runbook.pulumi_lines(remove)[-1] == "pulumi up --stack $STACK --policy-pack policy"
     assert "kubectl delete tenant <name>" in remove
+
+
+def test_the_documented_sidecar_line_deletes_the_empty_sidecars_and_nothing_else(tmp_path: Path) -> None:
+    """The first recovery line, run by bash on a folder laid out as a ``file://`` backend after a kill."""
+    stacks = tmp_path / ".pulumi" / "stacks" / "dossier"
+    locks = tmp_path / ".pulumi" / "locks" / "organization" / "dossier" / "e2e"
+    for folder in (stacks, locks):
+        folder.mkdir(parents=True)
+    kept = {stacks / "e2e.json": "{}", stacks / "e2e.json.attrs": '{"user.content_type":"application/json"}',
+            stacks / "e2e.json.bak": "{}", locks / "x.json": "{}", stacks / "empty-but-no-sidecar.json": ""}
+    emptied = [stacks / "e2e.json.bak.attrs", locks / "x.json.attrs"]
+    for path, text in kept.items():
+        path.write_text(text)
+    for path in emptied:
+        path.write_bytes(b"")
+    line = pick(documented(recovery.SECTION), recovery.SIDECARS, recovery.SECTION)
+    done = subprocess.run(["bash", "-c", f"set -euo pipefail\n{as_script(line, {})}"], capture_output=True,
+                          text=True, env={**os.environ, "BACKEND_DIR": str(tmp_path)}, check=True)
+    assert sorted(done.stdout.split()) == sorted(str(p) for p in emptied)
+    assert {p: p.read_text() for p in kept} == kept
+    assert not any(p.exists() for p in emptied)
+    # Nothing empty: it succeeds and prints nothing.
+    again = subprocess.run(["bash", "-c", as_script(line, {})], capture_output=True, text=True,
+                           env={**os.environ, "BACKEND_DIR": str(tmp_path)}, check=True)
+    assert again.stdout == ""

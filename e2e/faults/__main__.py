@@ -31,6 +31,7 @@ CASES = (
     Case("two-updates", "4", interrupted.test_two_updates_at_once),
     Case("cli-sigkill", "3", interrupted.test_cli_killed_mid_up),
     Case("cli-sigterm", "3", interrupted.test_cli_terminated_mid_up),
+    Case("empty-state-sidecar", "3", interrupted.test_state_sidecar_left_empty),
     Case("runbook-postgresql-password", "7", runbook.test_rotate_the_postgresql_password),
     Case("runbook-keycloak-secret", "7", runbook.test_rotate_the_keycloak_client_secret),
     Case("runbook-research-group", "7", runbook.test_add_and_retire_a_research_group),

@@ -5,8 +5,9 @@ section (continued lines joined, comments dropped, as ``tests/doc_pages.py``
 reads them), so a case runs what the page says and the two cannot drift
 apart. ``shell(rig, lines)`` runs them in one bash in the stack's project
 folder, with the stack's environment (the toolchain's ``pulumi`` first on
-``PATH``), ``STACK`` and ``NS`` set, and three changes a script needs: no
-``--policy-pack policy`` (no e2e run can use the policy pack: docs/e2e.md, the language host), ``--yes`` on the
+``PATH``), ``STACK``, ``NS`` and ``BACKEND_DIR`` (the ``file://`` backend's
+folder) set, and three changes a script needs: no ``--policy-pack policy`` (no
+e2e run can use the policy pack: docs/e2e.md, the language host), ``--yes`` on the
 commands that ask for a confirmation (``up``, ``refresh``, ``destroy``,
 ``import``, ``cancel``: a script has no terminal), ``--skip-preview`` on
 ``up``, ``refresh`` and ``destroy`` (nobody reads the preview; it halves their
@@ -90,7 +91,8 @@ def shell(rig: Rig, lines: list[str], *, fill: Mapping[str, str] | None = None, 
     script = ["set -euo pipefail", *(as_script(line, fill or {}) for line in lines)]
     if echo:
         script.append(f'printf "%s\\n" {echo}')
-    env = {**os.environ, **rig.stack.env, "STACK": rig.stack.name, "NS": NAMESPACE}
+    env = {**os.environ, **rig.stack.env, "STACK": rig.stack.name, "NS": NAMESPACE,
+           "BACKEND_DIR": str(rig.backend_dir)}
     done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=rig.stack.project, env=env, capture_output=True,
                           text=True, timeout=900, check=False)
     log = rig.logs / f"doc-{len(list(rig.logs.glob('doc-*'))) + 1:02d}.log"

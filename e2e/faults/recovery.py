@@ -15,9 +15,11 @@ meets them:
   one ``pulumi up`` with ``PULUMI_K8S_ENABLE_PATCH_FORCE=true`` takes the fields
   over; the object is the same.
 
-``after_kill(rig)`` runs the section's first block (``pulumi cancel``: the dead
-run's lock; ``pulumi stack export``: what was in flight; ``pulumi refresh
---clear-pending-creates``: its pending creates; this CLI's
+``after_kill(rig)`` runs the section's first block (``find ... -size 0 -delete``:
+the metadata sidecars a kill left empty, which fail every command with ``failed
+to load checkpoint: EOF``; ``pulumi cancel``: the dead run's lock; ``pulumi
+stack export``: what was in flight; ``pulumi refresh --clear-pending-creates``:
+its pending creates; this CLI's
 ``--import-pending-creates`` drops them too, measured, so an object they made is
 found by the re-run like any other). ``converge(rig)`` runs the re-run
 (``pulumi up --continue-on-error``: every create that can succeed does, and each
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from e2e.faults.compare import pending_operations
 from e2e.faults.docs import documented, pick, shell
@@ -42,6 +45,7 @@ FORCE = {"PULUMI_K8S_ENABLE_PATCH_FORCE": "true"}
 RERUN = "pulumi up --stack $STACK --continue-on-error"
 FORCED = "PULUMI_K8S_ENABLE_PATCH_FORCE=true pulumi up --stack $STACK"
 UP = "pulumi up --stack $STACK"
+SIDECARS = 'find "$BACKEND_DIR/.pulumi"'
 
 
 def import_role(rig: Rig, role: str) -> None:
@@ -78,9 +82,11 @@ def converge(rig: Rig) -> list[str]:
 def after_kill(rig: Rig) -> tuple[list[str], int]:
     """The section's first block after a killed CLI; what was done and how many operations were pending."""
     commands = documented(SECTION)
-    lines = [pick(commands, start, SECTION) for start in ("pulumi cancel", "pulumi stack export", "pulumi refresh")]
+    starts = (SIDECARS, "pulumi cancel", "pulumi stack export", "pulumi refresh")
+    lines = [pick(commands, start, SECTION) for start in starts]
     had_lock = bool(rig.locks())
-    shell(rig, lines)
+    done = shell(rig, lines)
+    emptied = [Path(line).name for line in done.stdout.splitlines() if line.endswith(".attrs")]
     if rig.locks():
         raise CaseFailedError(f"`pulumi cancel` left the lock: {rig.locks()}")
     exported = rig.stack.project / "state.json"
@@ -88,6 +94,8 @@ def after_kill(rig: Rig) -> tuple[list[str], int]:
     exported.unlink()
     if pending_operations(rig.deployment()):
         raise CaseFailedError("`pulumi refresh --clear-pending-creates` left pending operations")
-    done = ["`pulumi cancel` removed the dead run's lock"] if had_lock else []
-    return [*done, f"`pulumi stack export`: {len(pending)} pending", "`pulumi refresh --clear-pending-creates`"], \
+    steps = [f"`find` removed the empty sidecar(s) {', '.join(emptied)}"] if emptied else []
+    if had_lock:
+        steps.append("`pulumi cancel` removed the dead run's lock")
+    return [*steps, f"`pulumi stack export`: {len(pending)} pending", "`pulumi refresh --clear-pending-creates`"], \
         len(pending)

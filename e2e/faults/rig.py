@@ -189,15 +189,18 @@ class Rig:
     # --- the state ------------------------------------------------------------------
 
     @property
+    def backend_dir(self) -> Path:
+        """The folder of the stack's ``file://`` backend."""
+        return Path(self.stack.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+
+    @property
     def state_file(self) -> Path:
-        backend = Path(self.stack.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
         project = yaml.safe_load((self.stack.project / "Pulumi.yaml").read_text())["name"]
-        return backend / ".pulumi" / "stacks" / project / f"{self.stack.name}.json"
+        return self.backend_dir / ".pulumi" / "stacks" / project / f"{self.stack.name}.json"
 
     @property
     def lock_dir(self) -> Path:
-        backend = Path(self.stack.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
-        return backend / ".pulumi" / "locks"
+        return self.backend_dir / ".pulumi" / "locks"
 
     def locks(self) -> list[Path]:
         return sorted(p for p in self.lock_dir.rglob("*.json")) if self.lock_dir.is_dir() else []
