@@ -63,7 +63,14 @@ class Toolchain:
 
 
 def toolchain(only: Iterable[str] | None = None) -> Toolchain:
-    """The toolchain from the cache (built where missing: ``make e2e-tools`` does it up front)."""
+    """The toolchain from the cache (built where missing: ``make e2e-tools`` does it up front).
+
+    It also gives this process a ``PULUMI_HOME`` in the cache where none is set: the automation
+    API's version check runs ``pulumi version`` with this process's environment, and the CLI
+    logs every command into ``PULUMI_HOME/logs`` (the user's ``~/.pulumi`` otherwise). Every
+    stack sets a ``PULUMI_HOME`` of its own.
+    """
+    os.environ.setdefault("PULUMI_HOME", str(tools.pulumi_home()))
     return Toolchain(tools.ensure(only))
 
 

@@ -123,8 +123,15 @@ def build_env(cache: Path) -> dict[str, str]:
         MAVEN_OPTS=f"{env.get('MAVEN_OPTS', '')} -Dmaven.repo.local={cache / 'm2'}".strip(),
         npm_config_cache=str(cache / "npm"),
         PIP_CACHE_DIR=str(cache / "pip"),
+        # The CLI logs every command, `pulumi version` too, into PULUMI_HOME/logs: not the user's ~/.pulumi.
+        PULUMI_HOME=str(pulumi_home(cache)),
     )
     return env
+
+
+def pulumi_home(cache: Path | None = None) -> Path:
+    """The ``PULUMI_HOME`` of the CLI's calls outside a stack (version checks): its logs stay in the cache."""
+    return (cache or cache_root()) / "pulumi-home"
 
 
 @contextmanager

@@ -84,17 +84,18 @@ _AUTOMATION = ("e2e/tests/test_deploy.py drives the real CLI through pulumi.auto
 _RUNBOOK = "issue 15 §7 (make e2e-faults): the day-2 runbook run against the real CLI and servers"
 
 E2E_COMMANDS: tuple[E2E, ...] = (
-    E2E(("pulumi login",), None, _AUTOMATION + ": no `pulumi login`"),
-    E2E(("pulumi stack init prod",), None, _AUTOMATION + ": it creates `e2e`, not a stack from Pulumi.prod.yaml"),
-    # The e2e deploy's fixture sets the provider credential this way (automation: `pulumi config set --secret`).
-    E2E(("pulumi config set --secret keycloak:clientSecret '<secret>'",),
-        "e2e/tests/test_deploy.py::test_01_preview_then_up"),
-    E2E(("pulumi config set keycloak:url https://auth.example.org",
+    # The first day (README step 2 and 3, configuration.md, operations.md), read from the pages and run as
+    # written in a copy of the project, then `make plan STACK=prod` on the file the CLI wrote. `pulumi login`
+    # (Pulumi Cloud) runs as the self-managed `pulumi login file://<folder>` its comment offers.
+    E2E(("pulumi login",
+         "pulumi stack init prod",
+         "pulumi config set keycloak:url https://auth.example.org",
          "pulumi config set keycloak:clientId pulumi",
          "pulumi config set kubernetes:context my-cluster",
          "pulumi config set dossier:fqdn hub.example.org",
-         "pulumi config set --path dossier:keycloak.url https://auth.example.org"),
-        None, _AUTOMATION + ": plain values are written to the file, not set with `pulumi config set`"),
+         "pulumi config set --path dossier:keycloak.url https://auth.example.org",
+         "pulumi config set --secret keycloak:clientSecret '<secret>'"),
+        "e2e/tests/test_first_day.py::test_first_day_as_documented_with_the_real_cli"),
     E2E(("python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt",),
         None, "needs PyPI, and no e2e run can use the policy pack (the toolchain's language host 3.79 runs the "
               "program in its place, docs/e2e.md); the workflows run the same two steps, and "
