@@ -1,17 +1,30 @@
 """Reading the project's Markdown pages: fenced blocks, shell commands, links and heading anchors.
 
-Used by ``tests/test_docs.py`` and ``tests/test_doc_commands.py``. Pages are
-``README.md`` and ``docs/*.md``; anchors follow GitHub's slugs.
+Used by ``tests/test_docs.py``, ``tests/test_doc_commands.py`` and the end-to-end
+tests that run documented commands. Pages are ``README.md`` and ``docs/*.md``;
+anchors follow GitHub's slugs. ``project_copy`` gives a documented command a
+copy of the project to run in.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from offline.engine import ROOT
+
+_NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".*_cache", ".hypothesis")
+
+
+def project_copy(into: Path) -> Path:
+    """A copy of the working tree (no build/, no caches, mtimes kept) sharing this tree's .venv: a command may write
+    into it, and ``make`` finds the virtualenv up to date."""
+    shutil.copytree(ROOT, into, ignore=_NOT_COPIED, symlinks=True)
+    (into / ".venv").symlink_to(ROOT / ".venv")
+    return into
 
 
 def pages() -> list[Path]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import os
 import shlex
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import pytest
 
 from offline.engine import ROOT
 from tests.doc_commands import CI_COMMANDS, E2E_COMMANDS, MAKE_TEST, OFFLINE, Offline
-from tests.doc_pages import documented_commands
+from tests.doc_pages import documented_commands, project_copy
 
 
 def registered() -> dict[str, str]:
@@ -96,21 +95,11 @@ def test_make_test_is_what_ci_runs() -> None:
 
 # --- running the offline commands in copies of the project -------------------------
 
-_NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".*_cache", ".hypothesis")
-
-
 @dataclass(frozen=True)
 class Ran:
     project: Path
     returncode: int
     output: str
-
-
-def _copy(into: Path) -> Path:
-    """A copy of the working tree (no build/, no caches) sharing this tree's .venv: a command may write into it."""
-    shutil.copytree(ROOT, into, ignore=_NOT_COPIED, symlinks=True)
-    (into / ".venv").symlink_to(ROOT / ".venv")
-    return into
 
 
 def _git_dir(ref: str) -> str | None:
@@ -166,7 +155,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ran]:
         pytest.skip(".venv is missing or older than requirements.txt: `make test` installs it first")
     base = tmp_path_factory.mktemp("docs")
     runnable = [entry for entry in OFFLINE if not entry.needs_ref or _git_dir(entry.needs_ref)]
-    copies = [_copy(base / str(index)) for index in range(len(runnable))]
+    copies = [project_copy(base / str(index)) for index in range(len(runnable))]
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         results = pool.map(_run, runnable, copies)
         return {entry.command: result for entry, result in zip(runnable, results, strict=True)}

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,13 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.stack import ROOT, toolchain
-from tests.doc_pages import documented_commands
+from e2e.stack import toolchain
+from tests.doc_pages import documented_commands, project_copy
 
 pytestmark = pytest.mark.e2e
 
 LOGIN = "pulumi login"
 STARTS = (LOGIN, "pulumi stack init prod", "pulumi config set ")
-PROJECT = ("Makefile", "Pulumi.yaml", "Pulumi.prod.yaml", "__main__.py", "requirements.txt", "components", "offline")
 #: What the config commands set, as Pulumi.prod.yaml then holds it (``--path`` sets one field of an object).
 SET = {"keycloak:url": "https://auth.example.org", "keycloak:clientId": "pulumi", "kubernetes:context": "my-cluster",
        "dossier:fqdn": "hub.example.org"}
@@ -67,25 +65,13 @@ def _as_engine(value: object) -> object:
     return str(value) if isinstance(value, int | float) else value
 
 
-def _copy(dest: Path) -> Path:
-    dest.mkdir()
-    for name in PROJECT:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, dest / name)  # the mtime kept: make sees the virtualenv as up to date
-    (dest / ".venv").symlink_to(ROOT / ".venv")
-    return dest
-
-
 def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_first_day_as_documented_with_the_real_cli(tmp_path: Path) -> None:
     tools = toolchain(["pulumi"])
-    project, home, backend = _copy(tmp_path / "dossier-stack"), tmp_path / "pulumi-home", tmp_path / "state"
+    project, home, backend = project_copy(tmp_path / "dossier-stack"), tmp_path / "pulumi-home", tmp_path / "state"
     backend.mkdir()
     secret = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KUBECONFIG"))}
