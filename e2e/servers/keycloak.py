@@ -8,8 +8,10 @@ minutes ``start-dev`` took here under load). Options: ``--http-enabled=false``
 (https only), ``--http-host=127.0.0.1`` (the one bind address, for http and
 https), ``--https-port``, ``--https-certificate-file``/``-key-file`` (a
 certificate for ``localhost`` and ``127.0.0.1``), ``--hostname=https://localhost:<port>``
-(so issuer URLs are stable), ``--cache=local`` (no cluster ports), and the bootstrap
-admin from ``KC_BOOTSTRAP_ADMIN_USERNAME``/``PASSWORD``. ``start-dev`` ignores
+(so issuer URLs are stable), ``--cache=local`` (no cluster ports),
+``--http-management-port`` (a free port: the management interface's default, 9000,
+collides between two runs on one machine), and the bootstrap admin from
+``KC_BOOTSTRAP_ADMIN_USERNAME``/``PASSWORD``. ``start-dev`` ignores
 ``--http-enabled=false`` (it still listened on 8080), another reason not to use it.
 
 Each run gets a home of its own (``<run>/keycloak``): a copy of ``bin/`` and
@@ -30,7 +32,7 @@ import requests
 
 from e2e.servers.certs import CertificateAuthority
 from e2e.servers.keycloak_admin import KeycloakAdmin
-from e2e.servers.supervisor import HOST, MissingToolError, Process, Supervisor, claim_port, tool
+from e2e.servers.supervisor import HOST, MissingToolError, Process, Supervisor, claim_port, free_port, tool
 
 KEYCLOAK_LIMIT = 300.0
 #: Heap bounds: the default (70% of the machine's memory) is far more than a test realm needs.
@@ -81,6 +83,7 @@ def start_keycloak(supervisor: Supervisor, ca: CertificateAuthority, *, port: in
     if java is None:
         raise MissingToolError("Keycloak needs a JDK 17 or later: no `java` on PATH (or in JAVA_HOME)")
     https_port = claim_port(port, "Keycloak")
+    management_port = free_port()
     url = f"https://localhost:{https_port}"
     password = admin_password or secrets.token_urlsafe(18)
     serving = ca.issue("keycloak")
@@ -91,7 +94,7 @@ def start_keycloak(supervisor: Supervisor, ca: CertificateAuthority, *, port: in
         home / "bin" / "kc.sh", "start", "--optimized", "--cache=local",
         "--http-enabled=false", f"--http-host={HOST}", f"--https-port={https_port}",
         f"--https-certificate-file={serving.cert_path}", f"--https-certificate-key-file={serving.key_path}",
-        f"--hostname={url}",
+        f"--hostname={url}", f"--http-management-port={management_port}",
     ], env=env, cwd=home, stop_timeout=30.0)
     discovery = f"{url}/realms/master/.well-known/openid-configuration"
 

@@ -5,7 +5,8 @@ data, logs (``logs/<name>.log``) and PID files (``pids/<name>.pid``), and the
 processes it started. Each process runs in a process group of its own, so a
 Ctrl-C at the terminal reaches only this Python process, which then stops them.
 They are stopped (the stop signal, a bounded wait, then SIGKILL, to the group
-whose leader is the PID started) when the ``with`` block ends normally or by an
+whose leader is the PID started; then a wait until no member of the group is
+left, so their ports are free again) when the ``with`` block ends normally or by an
 exception, on SIGINT/SIGTERM (handlers clean up, then re-raise
 ``KeyboardInterrupt``/exit 128+signal) and at interpreter exit (``atexit``).
 The folder is removed at the end unless ``keep=True`` or ``DOSSIER_E2E_KEEP=1``.
@@ -39,6 +40,8 @@ from typing import Any
 
 HOST = "127.0.0.1"
 LOG_TAIL_LINES = 25
+#: Seconds a stopped process group's members (SIGKILLed) may take to exit.
+GROUP_GONE_LIMIT = 10.0
 
 
 class ServerError(Exception):
@@ -214,6 +217,8 @@ class Supervisor:
                 process.popen.wait(10)
             # Members the leader left behind, just reaped, are ours too (the id is not reused while they live).
             _signal_group(pgid, signal.SIGKILL)
+        # Gone means gone: until every member has exited, a port it held may still be bound.
+        _wait_group_gone(pgid, GROUP_GONE_LIMIT)
         process.pid_file.unlink(missing_ok=True)
 
     def close(self) -> None:
@@ -270,3 +275,34 @@ class Supervisor:
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process of group ``pgid`` is left.
+
+    A zombie holds no port, and where PID 1 reaps nothing it would stay forever.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _wait_group_gone(pgid: int, limit: float) -> None:
+    """Wait until no live process of group ``pgid`` is left (SIGKILLed members exit at once)."""
+    deadline = time.monotonic() + limit
+    while _group_alive(pgid):
+        if time.monotonic() > deadline:
+            raise ServerError(f"process group {pgid} still has members {limit:.0f} s after SIGKILL")
+        time.sleep(0.05)

@@ -73,6 +73,19 @@ def test_an_exception_stops_the_processes_too() -> None:
     assert _gone(process.pid)
 
 
+def test_stopping_waits_until_the_children_are_gone_and_their_port_is_free() -> None:
+    with Supervisor(keep=False) as supervisor:
+        port = claim_port(None, "test")
+        # The leader exits on SIGTERM at once; the child it leaves behind keeps the port until it is killed.
+        script = (f"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen();"
+                  " print('listening', flush=True); time.sleep(300)")
+        command = f"trap 'exit 0' TERM; {sys.executable} -c \"{script}\" & wait"
+        process = supervisor.start("parent", ["bash", "-c", command])
+        supervisor.wait_until(process, lambda: "listening" in process.log.read_text(), limit=30)
+        supervisor.stop(process)
+        assert claim_port(port, "test") == port  # bindable again the moment stop returns
+
+
 def test_keep_leaves_the_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOSSIER_E2E_KEEP", "1")
     with Supervisor() as supervisor:
