@@ -1,4 +1,7 @@
-"""Validation of a rendered run against the Kubernetes and upstream schemas (``offline/validate.py``).
+"""The plan's checks: every object of a run against its schema, and the written files against the run's secrets.
+
+Objects are read through ``offline/registration.py`` (their kind, their inputs
+as a validator sees them) and checked by ``offline/validate.py``:
 
 - core objects (NodePatch as a Node): kubernetes-validate, strict, at a chosen
   Kubernetes version;
@@ -13,11 +16,15 @@ apply are left out and counted. A check that cannot run (a pinned file no source
 provides, a CRD the cluster would not show, a chart version without a pinned
 schema) is recorded in ``Validation.unchecked`` with the reason: the plan decides
 whether that fails (strict, the default) or warns (``--allow-unchecked``).
+
+The leak check (``leaked``) searches the rendered files for every known secret
+value of the run, a second line of defence behind the redaction.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +33,7 @@ import jsonschema
 from offline import schemas, validate
 from offline.cluster import CRD_NAMES, ClusterSchemas
 from offline.engine import RunResult
-from offline.graph import short_type
-from offline.render import RELEASE_TYPE, UnknownCount, chart_name, for_validation, is_kubernetes_object
+from offline.registration import RELEASE_TYPE, UnknownCount, View, chart_name, for_validation, short_type
 
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 #: chart -> (the pinned version, the pinned files its values are checked against)
@@ -79,7 +85,7 @@ def _stack_crds(result: RunResult) -> dict[tuple[str, str], Any]:
 
 
 def validate_resources(
-    result: RunResult,
+    run: RunResult | View,
     kubernetes_version: str,
     *,
     sources: schemas.Sources | None = None,
@@ -90,16 +96,17 @@ def validate_resources(
     ``sources``: where the pinned files come from (``None``: the environment's);
     ``cluster``: CRD schemas read from a cluster, used instead of the pinned ones.
     """
+    view = View.of(run)
     sources = sources or schemas.Sources.from_env()
     report = Validation()
-    stack_crds = _stack_crds(result)
+    stack_crds = _stack_crds(view.result)
     cluster_validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
     unknown = UnknownCount()
-    for registration in sorted(result.resources, key=lambda r: r.urn):
+    for registration, kind in view.registrations:
         where = f"{short_type(registration.type)} {registration.name}"
         problems: list[str] | None = None
         try:
-            if is_kubernetes_object(registration):
+            if kind == "kubernetes":
                 obj = for_validation(registration.inputs, unknown)
                 key = (obj["apiVersion"], obj["kind"])
                 if validate.has_crd_schema(*key) and cluster is not None:
@@ -110,7 +117,7 @@ def validate_resources(
                     problems = validate.custom_resource_problems(obj, validate.crd_validator(stack_crds[key]))
                 else:
                     problems = validate.validate_kubernetes(obj, kubernetes_version)
-            elif registration.type == RELEASE_TYPE:
+            elif kind == "release":
                 problems = _release_problems(registration.inputs, unknown, sources, report)
         except schemas.SchemaUnavailable as exc:
             report.skip(exc.name, exc.reasons, _what(registration), refused=exc.refused)
@@ -172,3 +179,15 @@ def _release_problems(
     if chart == "jupyterhub":
         return validate.validate_z2jh_values(values, sources)
     return validate.validate_postgresql_values(values, sources)
+
+
+# --- the leak check ----------------------------------------------------------------
+
+
+def leaked(files: Mapping[str, str], secrets: Iterable[str]) -> list[str]:
+    """``path: contains a secret value`` for every file holding one of ``secrets`` (``View.secrets``)."""
+    return [
+        f"{path}: contains a secret value (redaction failed)"
+        for path, text in files.items()
+        if any(secret in text for secret in secrets)
+    ]

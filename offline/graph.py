@@ -10,13 +10,7 @@ import re
 from dataclasses import dataclass
 
 from offline.engine import RunResult
-
-STACK_TYPE = "pulumi:pulumi:Stack"
-
-
-def short_type(type_: str) -> str:
-    """``kubernetes:core/v1:Namespace`` -> ``Namespace``."""
-    return type_.rsplit(":", 1)[-1]
+from offline.registration import STACK_TYPE, short_type
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import yaml
 from offline import schemas, validate
 from offline.engine import ROOT, RunResult, reveal
 from offline.parity_data import DIFFERENCES, WHERE, Difference
-from offline.render import RELEASE_TYPE, SECRET_MARKER, chart_name, redact
+from offline.registration import RELEASE_TYPE, SECRET_MARKER, chart_name, redact
 
 PAGE = ROOT / "docs" / "parity.md"
 REFERENCES = {"jupyterhub": "dossier-jupyterhub-config.yaml", "postgresql": "dossier-postgresql-config.yaml"}

@@ -1,26 +1,29 @@
 """Offline plan: what ``pulumi up`` would create, shown, checked and written to ``build/<stack>/``.
 
-Runs the real ``__main__.py`` against the engine stand-in (``offline/engine.py``),
-in preview mode by default, then:
+``plan`` runs, in this order:
 
-- prints the resource tree grouped by component, the stack outputs (secrets as
-  ``[secret]``, unknowns as ``(known after apply)``) and a summary line;
-- writes one YAML manifest per Kubernetes object, each Helm release and its
-  values, the Keycloak objects, every resource's options, ``outputs.json`` and
-  the dependency graph (``graph.mmd``, ``graph.dot``). No secret value reaches
-  a file: every secret leaf becomes ``[secret]``, and the written files are
-  scanned for every secret value the run saw. The files are deterministic;
-- validates what it renders (``offline/validate.py``) and exits 1 with the list
-  of problems, each naming the resource and the field; a config error exits 2
-  with its message only;
-- is strict: a check that could not run (its schema missing: see
-  ``offline/schemas.py`` and ``docs/schemas.md``) exits 3, naming what is missing
-  and the three ways to provide it; ``--allow-unchecked`` (or
-  ``DOSSIER_ALLOW_UNCHECKED=1``) lowers that to a warning.
+1. run: the real ``__main__.py`` against the engine stand-in (``offline/engine.py``),
+   in preview mode by default;
+2. view: the run read once through ``offline/registration.py`` (each
+   registration's kind, in URN order; the run's secret values);
+3. validate: every object against the Kubernetes and upstream schemas
+   (``offline/checks.py``, ``offline/validate.py``; the pinned files through
+   ``offline/schemas.py``, or the cluster's CRDs through ``offline/cluster.py``);
+4. render: the files of ``build/<stack>/`` (``offline/render.py``, the graph by
+   ``offline/graph.py``): one YAML manifest per Kubernetes object, each Helm
+   release and its values, the Keycloak objects, every resource's options,
+   ``outputs.json`` and the dependency graph, every secret leaf ``[secret]``;
+5. write: ``build/<stack>/`` replaced by exactly those files (deterministic);
+6. leak check: the files searched for every secret value the run saw
+   (``offline/checks.py``).
 
-The pure parts live in ``offline/render.py`` (redaction, files),
-``offline/graph.py`` (Mermaid, DOT) and ``offline/checks.py`` (validation);
-they take a ``RunResult`` and need no Pulumi run.
+``print_report`` then prints the resource tree grouped by component, the stack
+outputs (secrets as ``[secret]``, unknowns as ``(known after apply)``), the
+problems and a summary line. ``main`` exits 1 when a check found a problem, 2
+on a config error (its message only), and 3 when a check could not run (its
+schema missing: see ``offline/schemas.py`` and ``docs/schemas.md``), naming what
+is missing and the three ways to provide it; ``--allow-unchecked`` (or
+``DOSSIER_ALLOW_UNCHECKED=1``) lowers that to a warning.
 
 Usage: ``python -m offline.plan --stack dev [--out build] [--kubernetes-version 1.30.0]
 [--schemas pinned|cluster] [--allow-unchecked]``.
@@ -43,37 +46,125 @@ import pulumi
 from kubernetes_validate import utils as kubernetes_validate_utils
 
 from offline import cluster, schemas, validate
-from offline.checks import Validation, validate_resources
+from offline.checks import Validation, leaked, validate_resources
 from offline.engine import ROOT, Registration, RunResult, read_stack_config, run, stack_file
-from offline.graph import short_type
-from offline.render import (
+from offline.registration import (
     NODE_PATCH_TYPE,
-    RELEASE_TYPE,
     SECRET_MARKER,
     UNKNOWN_MARKER,
-    is_keycloak,
-    is_kubernetes_object,
-    leaked,
+    View,
+    kind_of,
     redact,
-    render_files,
     sealed_count,
-    secret_values,
-    write_files,
+    short_type,
 )
+from offline.render import render_files, write_files
 
-# --- console -------------------------------------------------------------------------
+# --- the pipeline ---------------------------------------------------------------------
+
+
+class UsageError(Exception):
+    """A command-line mistake (exit 2, like a config error)."""
+
+
+def supported_kubernetes_versions() -> list[str]:
+    """The Kubernetes minor versions kubernetes-validate has schemas for (``1.30``, ...)."""
+    return list(_supported_kubernetes_versions())
+
+
+@cache
+def _supported_kubernetes_versions() -> tuple[str, ...]:
+    # Package data: listed once per process.
+    versions = {kubernetes_validate_utils.major_minor(v) for v in kubernetes_validate_utils.all_versions()}
+    return tuple(sorted(versions, key=lambda v: tuple(int(p) for p in v.split("."))))
+
+
+@dataclass
+class PlanReport:
+    result: RunResult
+    files: dict[str, str]
+    validation: Validation
+    out_dir: Path
+
+    @property
+    def ok(self) -> bool:
+        """No check found a problem."""
+        return not self.validation.problems
+
+    @property
+    def complete(self) -> bool:
+        """Every check ran."""
+        return not self.validation.unchecked
+
+
+def plan(
+    stack: str = "dev",
+    *,
+    out: Path = Path("build"),
+    kubernetes_version: str = validate.DEFAULT_KUBERNETES_VERSION,
+    preview: bool = True,
+    root: Path = ROOT,
+    overrides: Mapping[str, Any] | None = None,
+    schemas_from: str = "pinned",
+    sources: schemas.Sources | None = None,
+) -> PlanReport:
+    """Run, view, validate, render, write ``out/<stack>/`` and leak-check; raises the program's ``ConfigError``.
+
+    ``schemas_from``: ``pinned`` (the pinned upstream files from ``sources``, the
+    environment's by default) or ``cluster`` (CRD schemas as the cluster of the
+    stack's ``kubernetes:context`` serves them; chart values still pinned).
+    """
+    if schemas_from not in ("pinned", "cluster"):
+        raise UsageError(f"--schemas {schemas_from}: expected pinned or cluster")
+    supported = supported_kubernetes_versions()
+    if kubernetes_validate_utils.major_minor(kubernetes_version) not in supported:
+        raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
+    if not stack_file(stack, root).is_file():
+        raise UsageError(f"no stack file Pulumi.{stack}.yaml in {root}")
+    config = read_stack_config(stack, root)
+    config.update(overrides or {})
+    result = run(config, stack=stack, preview=preview, program=root / "__main__.py")
+    view = View.of(result)
+    served = cluster.for_stack(config) if schemas_from == "cluster" else None
+    report = validate_resources(view, kubernetes_version, sources=sources, cluster=served)
+    files = render_files(view)
+    out_dir = out / stack
+    write_files(files, out_dir)  # also when a check failed: the files are there to look at
+    report.problems += leaked(files, view.secrets)
+    report.checks += 1
+    return PlanReport(result, files, report, out_dir)
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def print_report(report: PlanReport, stream: Any = None, *, allow_unchecked: bool = False) -> None:
+    stream = stream or sys.stdout
+    for line in [*tree_lines(report.result), "", *output_lines(report.result), ""]:
+        print(line, file=stream)
+    for note in report.validation.notes:
+        print(f"note: {note}", file=stream)
+    print(f"wrote {len(report.files)} files to {report.out_dir}/", file=stream)
+    if report.validation.problems:
+        print(f"plan failed: {len(report.validation.problems)} problem(s):", file=stream)
+        for problem in report.validation.problems:
+            print(f"  - {problem}", file=stream)
+    for line in unchecked_lines(report.validation, allowed=allow_unchecked):
+        print(line, file=stream)
+    print(summary_line(report.result, report.validation), file=stream)
 
 
 def settings_of(registration: Registration) -> str:
     """The settings that matter for a reviewer, on one line."""
     inputs = redact(registration.inputs)
+    kind = kind_of(registration)
     parts: list[str] = []
-    if registration.type == RELEASE_TYPE:
+    if kind == "release":
         repo = (inputs.get("repositoryOpts") or {}).get("repo")
         parts += [f"chart={inputs.get('chart')}", f"version={inputs.get('version')}"]
         parts += [f"repo={repo}"] if repo else []
         parts += [f"release={inputs.get('name')}", f"namespace={inputs.get('namespace')}"]
-    elif is_kubernetes_object(registration):
+    elif kind == "kubernetes":
         metadata = inputs.get("metadata") or {}
         spec = inputs.get("spec") or {}
         name = metadata.get("name")
@@ -84,7 +175,7 @@ def settings_of(registration: Registration) -> str:
         parts += [f"hosts={','.join(sorted(set(map(str, hosts))))}"] if hosts else []
         quota = (spec.get("namespaceOptions") or {}).get("quota")
         parts += [f"namespaceQuota={quota}"] if quota is not None else []
-    elif is_keycloak(registration):
+    elif kind == "keycloak":
         for key in ("realmId", "clientId", "name", "rootUrl", "claimName"):
             if key in inputs:
                 parts.append(f"{key}={inputs[key]}")
@@ -158,94 +249,7 @@ def unchecked_lines(report: Validation, *, allowed: bool, sources: schemas.Sourc
     return lines
 
 
-# --- entry points ----------------------------------------------------------------------
-
-
-@dataclass
-class PlanReport:
-    result: RunResult
-    files: dict[str, str]
-    validation: Validation
-    out_dir: Path
-
-    @property
-    def ok(self) -> bool:
-        """No check found a problem."""
-        return not self.validation.problems
-
-    @property
-    def complete(self) -> bool:
-        """Every check ran."""
-        return not self.validation.unchecked
-
-
-def supported_kubernetes_versions() -> list[str]:
-    """The Kubernetes minor versions kubernetes-validate has schemas for (``1.30``, ...)."""
-    return list(_supported_kubernetes_versions())
-
-
-@cache
-def _supported_kubernetes_versions() -> tuple[str, ...]:
-    # Package data: listed once per process.
-    versions = {kubernetes_validate_utils.major_minor(v) for v in kubernetes_validate_utils.all_versions()}
-    return tuple(sorted(versions, key=lambda v: tuple(int(p) for p in v.split("."))))
-
-
-class UsageError(Exception):
-    """A command-line mistake (exit 2, like a config error)."""
-
-
-def plan(
-    stack: str = "dev",
-    *,
-    out: Path = Path("build"),
-    kubernetes_version: str = validate.DEFAULT_KUBERNETES_VERSION,
-    preview: bool = True,
-    root: Path = ROOT,
-    overrides: Mapping[str, Any] | None = None,
-    schemas_from: str = "pinned",
-    sources: schemas.Sources | None = None,
-) -> PlanReport:
-    """Run, render, write ``out/<stack>/`` and validate; raises the program's ``ConfigError``.
-
-    ``schemas_from``: ``pinned`` (the pinned upstream files from ``sources``, the
-    environment's by default) or ``cluster`` (CRD schemas as the cluster of the
-    stack's ``kubernetes:context`` serves them; chart values still pinned).
-    """
-    if schemas_from not in ("pinned", "cluster"):
-        raise UsageError(f"--schemas {schemas_from}: expected pinned or cluster")
-    supported = supported_kubernetes_versions()
-    if kubernetes_validate_utils.major_minor(kubernetes_version) not in supported:
-        raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
-    if not stack_file(stack, root).is_file():
-        raise UsageError(f"no stack file Pulumi.{stack}.yaml in {root}")
-    config = read_stack_config(stack, root)
-    config.update(overrides or {})
-    result = run(config, stack=stack, preview=preview, program=root / "__main__.py")
-    files = render_files(result)
-    out_dir = out / stack
-    write_files(files, out_dir)
-    served = cluster.for_stack(config) if schemas_from == "cluster" else None
-    report = validate_resources(result, kubernetes_version, sources=sources, cluster=served)
-    report.problems += leaked(files, secret_values(result))
-    report.checks += 1
-    return PlanReport(result, files, report, out_dir)
-
-
-def print_report(report: PlanReport, stream: Any = None, *, allow_unchecked: bool = False) -> None:
-    stream = stream or sys.stdout
-    for line in [*tree_lines(report.result), "", *output_lines(report.result), ""]:
-        print(line, file=stream)
-    for note in report.validation.notes:
-        print(f"note: {note}", file=stream)
-    print(f"wrote {len(report.files)} files to {report.out_dir}/", file=stream)
-    if report.validation.problems:
-        print(f"plan failed: {len(report.validation.problems)} problem(s):", file=stream)
-        for problem in report.validation.problems:
-            print(f"  - {problem}", file=stream)
-    for line in unchecked_lines(report.validation, allowed=allow_unchecked):
-        print(line, file=stream)
-    print(summary_line(report.result, report.validation), file=stream)
+# --- the command ------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:

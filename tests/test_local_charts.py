@@ -13,7 +13,7 @@ from components.common import Chart
 from components.config import ConfigError, parse
 from components.config_charts import PROJECT_DIR, LocalChartError, find_local_chart
 from offline.engine import reveal
-from offline.render import chart_name
+from offline.registration import chart_name
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 MIRROR = Path(__file__).parent / "fixtures" / "config" / "charts" / "mirror"

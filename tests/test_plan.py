@@ -17,6 +17,15 @@ import yaml
 import components.ingress
 from offline import checks, graph, plan, plandiff, render, schemas
 from offline.engine import ROOT, UNKNOWN, Registration, ResourceRef, RunResult, Secret, StackOutput
+from offline.registration import (
+    SECRET_MARKER,
+    UNKNOWN_MARKER,
+    UnknownCount,
+    View,
+    for_validation,
+    redact,
+    secret_values,
+)
 
 
 def registration(type_: str, name: str, inputs: dict[str, Any], *, parent: str = "", custom: bool = True,
@@ -65,17 +74,32 @@ def synthetic() -> RunResult:
 
 def test_redact_replaces_secrets_and_unknowns_keeping_secret_map_keys() -> None:
     value = {"a": Secret("x"), "b": UNKNOWN, "c": [Secret({"k": "v"}), 1], "d": Secret(UNKNOWN)}
-    assert render.redact(value) == {
-        "a": render.SECRET_MARKER, "b": render.UNKNOWN_MARKER, "c": [{"k": render.SECRET_MARKER}, 1],
-        "d": render.SECRET_MARKER,
+    assert redact(value) == {
+        "a": SECRET_MARKER, "b": UNKNOWN_MARKER, "c": [{"k": SECRET_MARKER}, 1],
+        "d": SECRET_MARKER,
     }
 
 
 def test_for_validation_reveals_secrets_and_drops_unknowns() -> None:
-    dropped = render.UnknownCount()
+    dropped = UnknownCount()
     value = {"a": Secret("x"), "b": UNKNOWN, "c": [UNKNOWN, 2], "d": Secret(UNKNOWN)}
-    assert render.for_validation(value, dropped) == {"a": "x", "c": [2]}
+    assert for_validation(value, dropped) == {"a": "x", "c": [2]}
     assert dropped.count == 3
+
+
+def test_view_gives_each_registration_its_kind_in_urn_order() -> None:
+    result = synthetic()
+    result.resources += [
+        registration("random:index/randomPassword:RandomPassword", "pw", {"length": 40}),
+        registration("kubernetes:yaml:ConfigFile", "cf", {"file": "x.yaml"}),  # a kubernetes type, no object
+    ]
+    view = View.of(result)
+    assert [(r.name, kind) for r, kind in view.registrations] == [
+        ("thing", "component"), ("client", "keycloak"), ("ns", "kubernetes"), ("db", "kubernetes"),
+        ("rel", "release"), ("cf", "resource"), ("pw", "resource"),
+    ]
+    assert view.secrets == secret_values(result) and "s3cr3t-value-x" in view.secrets
+    assert View.of(view) is view
 
 
 def test_render_files_layout_and_redaction() -> None:
@@ -103,8 +127,8 @@ def test_render_files_layout_and_redaction() -> None:
 
 def test_leak_scan_names_the_file() -> None:
     result = synthetic()
-    assert render.secret_values(result) >= {"hunter2-hunter2", "s3cr3t-value-x"}
-    assert render.leaked({"a.yaml": "x: hunter2-hunter2\n", "b.yaml": "ok"}, render.secret_values(result)) == [
+    assert secret_values(result) >= {"hunter2-hunter2", "s3cr3t-value-x"}
+    assert checks.leaked({"a.yaml": "x: hunter2-hunter2\n", "b.yaml": "ok"}, secret_values(result)) == [
         "a.yaml: contains a secret value (redaction failed)"
     ]
 
