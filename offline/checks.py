@@ -8,8 +8,8 @@ as a validator sees them) and checked by ``offline/validate.py``:
 - custom resources: their CRD schema (closed: unknown fields are errors), pinned
   (``offline/schemas.py``) or as the cluster serves it (``offline/cluster.py``,
   on request), or the schema of a CRD the stack itself creates;
-- Helm values: z2jh 2.0.0 (schema over defaults) and bitnami/postgresql 12.2.1
-  (every key must exist in the chart's values).
+- Helm values: as ``pins.yaml`` pins the chart version (z2jh: its schema over its
+  defaults; bitnami/postgresql: every key must exist in the chart's values).
 
 Secrets are checked with their values (in memory only); values known only after
 apply are left out and counted. A check that cannot run (a pinned file no source
@@ -30,17 +30,12 @@ from typing import Any
 
 import jsonschema
 
-from offline import schemas, validate
+from offline import pins, schemas, validate
 from offline.cluster import CRD_NAMES, ClusterSchemas
 from offline.engine import RunResult
 from offline.registration import RELEASE_TYPE, UnknownCount, View, chart_name, for_validation, short_type
 
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
-#: chart -> (the pinned version, the pinned files its values are checked against)
-PINNED_CHARTS = {
-    "jupyterhub": ("2.0.0", (validate.Z2JH_SCHEMA, validate.Z2JH_VALUES)),
-    "postgresql": ("12.2.1", (validate.POSTGRESQL_VALUES,)),
-}
 
 
 @dataclass
@@ -161,13 +156,15 @@ def _release_problems(
     values = for_validation(inputs.get("values") or {}, unknown)
     chart, version = chart_name(inputs), inputs.get("version")
     what = f"{chart} {version} values"
-    if chart not in PINNED_CHARTS or PINNED_CHARTS[chart][0] != version:
-        pinned = ", ".join(f"{c} {v}" for c, (v, _) in PINNED_CHARTS.items())
+    pinned = pins.current()
+    pin = pinned.chart(chart, version)
+    if pin is None:
+        listed = ", ".join(f"{c} {v}" for c, v in pinned.charts)
         report.skip(f"a pinned values schema for chart {chart} {version}",
-                    [f"only {pinned} are pinned; pin this version (docs/schemas.md, \"Refreshing a pin\")"], what)
+                    [f"only {listed} are pinned; pin this version (docs/schemas.md, \"Refreshing a pin\")"], what)
         return None
     missing = []
-    for name in PINNED_CHARTS[chart][1]:  # every file the check needs, so that the message names them all
+    for name in pin.needs:  # every file the check needs, so that the message names them all
         try:
             schemas.resolve(name, sources)
         except schemas.SchemaUnavailable as exc:
@@ -176,9 +173,7 @@ def _release_problems(
         report.skip(unavailable.name, unavailable.reasons, what, refused=unavailable.refused)
     if missing:
         return None
-    if chart == "jupyterhub":
-        return validate.validate_z2jh_values(values, sources)
-    return validate.validate_postgresql_values(values, sources)
+    return validate.validate_chart_values(pin, values, sources)
 
 
 # --- the leak check ----------------------------------------------------------------

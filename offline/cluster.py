@@ -20,13 +20,11 @@ from typing import Any
 import urllib3
 import yaml
 
+from offline import pins
+
 #: (apiVersion, kind) -> the name of the CRD that serves it, for the kinds the stack creates
-#: without installing their CRD (Capsule, Contour and cert-manager are prerequisites).
-CRD_NAMES: dict[tuple[str, str], str] = {
-    ("capsule.clastix.io/v1beta2", "Tenant"): "tenants.capsule.clastix.io",
-    ("projectcontour.io/v1", "HTTPProxy"): "httpproxies.projectcontour.io",
-    ("cert-manager.io/v1", "Certificate"): "certificates.cert-manager.io",
-}
+#: without installing their CRD (Capsule, Contour and cert-manager are prerequisites): ``crds`` of ``pins.yaml``.
+CRD_NAMES: Mapping[tuple[str, str], str] = pins.Derived(lambda p: {key: c.crd for key, c in p.crds.items()})
 REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 
 

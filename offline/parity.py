@@ -2,7 +2,7 @@
 
 Dossier's guide installs its charts with two values files (alpha-unito/dossier,
 ``kubernetes/jupyter/jupyterhub-config.yaml`` and ``postgresql-config.yaml``),
-pinned in ``offline/schemas.py``. Every leaf key of them (a list is one leaf) is
+pinned in ``pins.yaml``. Every leaf key of them (a list is one leaf) is
 compared with the values the program renders for the dev stack (engine stand-in):
 
 - ``same``: rendered with Dossier's value (``parity_data.WHERE`` says where it is set);
@@ -27,14 +27,15 @@ from typing import Any
 
 import yaml
 
-from offline import schemas, validate
+from offline import pins, schemas, validate
 from offline.engine import ROOT, RunResult, reveal
 from offline.parity_data import DIFFERENCES, WHERE, Difference
 from offline.registration import RELEASE_TYPE, SECRET_MARKER, chart_name, redact
 
 PAGE = ROOT / "docs" / "parity.md"
-REFERENCES = {"jupyterhub": "dossier-jupyterhub-config.yaml", "postgresql": "dossier-postgresql-config.yaml"}
-CHART_VALUES = {"jupyterhub": validate.Z2JH_VALUES, "postgresql": validate.POSTGRESQL_VALUES}
+#: chart -> the pinned file of Dossier's reference values; chart -> the pinned defaults of its default version
+REFERENCES: Mapping[str, str] = pins.Derived(lambda p: p.references)
+CHART_VALUES: Mapping[str, str] = pins.Derived(lambda p: {c: validate.chart_pin(c).values for c in p.references})
 
 Key = tuple[str, ...]
 _MISSING = object()

@@ -17,13 +17,14 @@
 6. leak check: the files searched for every secret value the run saw
    (``offline/checks.py``).
 
+The upstream files the checks need are pinned in ``pins.yaml`` (``offline/pins.py``).
 ``print_report`` then prints the resource tree grouped by component, the stack
 outputs (secrets as ``[secret]``, unknowns as ``(known after apply)``), the
 problems and a summary line. ``main`` exits 1 when a check found a problem, 2
-on a config error (its message only), and 3 when a check could not run (its
-schema missing: see ``offline/schemas.py`` and ``docs/schemas.md``), naming what
-is missing and the three ways to provide it; ``--allow-unchecked`` (or
-``DOSSIER_ALLOW_UNCHECKED=1``) lowers that to a warning.
+on a config error or a bad pins file (its message only), and 3 when a check
+could not run (its schema missing: see ``offline/schemas.py`` and
+``docs/schemas.md``), naming what is missing and the three ways to provide it;
+``--allow-unchecked`` (or ``DOSSIER_ALLOW_UNCHECKED=1``) lowers that to a warning.
 
 Usage: ``python -m offline.plan --stack dev [--out build] [--kubernetes-version 1.30.0]
 [--schemas pinned|cluster] [--allow-unchecked]``.
@@ -45,7 +46,7 @@ from typing import Any
 import pulumi
 from kubernetes_validate import utils as kubernetes_validate_utils
 
-from offline import cluster, schemas, validate
+from offline import cluster, pins, schemas, validate
 from offline.checks import Validation, leaked, validate_resources
 from offline.engine import ROOT, Registration, RunResult, read_stack_config, run, stack_file
 from offline.registration import (
@@ -121,6 +122,7 @@ def plan(
         raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
     if not stack_file(stack, root).is_file():
         raise UsageError(f"no stack file Pulumi.{stack}.yaml in {root}")
+    pins.current()  # a bad pins file stops the plan here, with its message (PinsError)
     config = read_stack_config(stack, root)
     config.update(overrides or {})
     result = run(config, stack=stack, preview=preview, program=root / "__main__.py")
@@ -271,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = plan(args.stack, out=args.out, kubernetes_version=args.kubernetes_version, preview=args.preview,
                       root=args.root.resolve(), schemas_from=args.schemas)
-    except (pulumi.RunError, UsageError) as exc:  # ConfigError: the message lists every problem
+    except (pulumi.RunError, UsageError, pins.PinsError) as exc:  # ConfigError, PinsError: every problem listed
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_report(report, allow_unchecked=args.allow_unchecked)

@@ -1,7 +1,9 @@
 """Where the pinned upstream files come from, each checked against its SHA-256 pin (``docs/schemas.md``).
 
 The files the offline checks need (chart values schemas and defaults, CRD
-schemas, Dossier's reference values) are looked for, file by file, in:
+schemas, Dossier's reference values) are pinned in ``pins.yaml`` (read by
+``offline/pins.py``; ``PINS`` is its table of files) and looked for, file by
+file, in:
 
 1. ``DOSSIER_UPSTREAM``: a directory of copies, when that variable is set
    (CI and offline machines: ``../shared/upstream``);
@@ -38,7 +40,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
@@ -52,10 +54,6 @@ ENV_MIRROR = "DOSSIER_SCHEMA_MIRROR"
 DOWNLOAD_TIMEOUT = 20.0
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_GITHUB = "https://raw.githubusercontent.com"
-_Z2JH = f"{_GITHUB}/jupyterhub/zero-to-jupyterhub-k8s/cf3f00a7ee4beaea12df86693721d93f3f6b13a9"
-_BITNAMI = f"{_GITHUB}/bitnami/charts/727ecd8f026c7752e9ecb8c3596820fc904182a4/bitnami/postgresql"
-_DOSSIER = f"{_GITHUB}/alpha-unito/dossier/180086cd1288a94db824e95794151f7cebdf46ba/kubernetes/jupyter"
 
 
 @dataclass(frozen=True)
@@ -72,30 +70,28 @@ class Pin:
     form: Literal["json", "yaml", "bytes"]
 
 
-PINS: dict[str, Pin] = {pin.name: pin for pin in (
-    Pin("z2jh-2.0.0.values.schema.json", "https://jupyterhub.github.io/helm-chart/jupyterhub-2.0.0.tgz",
-        "tgz:jupyterhub/values.schema.json",
-        "683c5100bab06e62fb0a4242526e569a4cd0257bdb0708a4de07232c21d00a4e", "json"),
-    Pin("z2jh-2.0.0.values.yaml", f"{_Z2JH}/jupyterhub/values.yaml", "file",
-        "d5b5e33a7b406ad9935bb946e348fd1e799ba1f7e235f50345c973d716692fb0", "yaml"),
-    Pin("bitnami-postgresql-12.2.1.values.yaml", f"{_BITNAMI}/values.yaml", "file",
-        "cccc3bac3569e280f7a3a2ba0506f4e37cd2c2e7f19d4ae9af4ed62976645948", "yaml"),
-    Pin("bitnami-postgresql-12.2.1.values.schema.json", f"{_BITNAMI}/values.schema.json", "file",
-        "f45edf521ee18f825d19483cc25c57cb6fb280c9ee3401b30f23bb1ece3f61d8", "json"),
-    Pin("capsule-tenant-v1beta2.schema.json",
-        f"{_GITHUB}/projectcapsule/capsule/930f0382d102ae02145d99756b93e6218da676e4/charts/capsule/crds/tenant-crd.yaml",
-        "crd:Tenant/v1beta2", "ded91b7bf5218eeeaeee146f8e8a6790ed7c7574a0eb4f353d428e075e01eeaa", "json"),
-    Pin("contour-httpproxy-v1.schema.json",
-        f"{_GITHUB}/projectcontour/contour/ca2e3b30f8f371fb31cf467668293ee249ac11be/examples/contour/01-crds.yaml",
-        "crd:HTTPProxy/v1", "1e0fc5aa6cbbde5744acdb4563bb2ff8dba43ac734bb4461be8daa3e3a1de3d8", "json"),
-    Pin("certmanager-certificate-v1.schema.json",
-        f"{_GITHUB}/cert-manager/cert-manager/2a0ef53b06e183356d922cd58af2510d8885bef5/deploy/crds/crd-certificates.yaml",
-        "crd:Certificate/v1", "0301b71b8158f7bf505ffafded3ced45fab2e607acb58f7be829cc298289359a", "json"),
-    Pin("dossier-jupyterhub-config.yaml", f"{_DOSSIER}/jupyterhub-config.yaml", "file",
-        "4a8ffaf9fb20be208094813b8ee0cc0795c53fd53f21b32c7d92977df1955e83", "bytes"),
-    Pin("dossier-postgresql-config.yaml", f"{_DOSSIER}/postgresql-config.yaml", "file",
-        "90735105a920b47d11614da1bbab9c5e34832d24a9ea058e841b9265648e7e59", "bytes"),
-)}
+class _PinnedFiles(Mapping[str, Pin]):
+    """The pinned files of ``pins.yaml`` by name, read on first use (``offline/pins.py``).
+
+    Not at import: a bad pins file is reported by the command that needs it, as a message.
+    """
+
+    def _files(self) -> Mapping[str, Pin]:
+        from offline import pins  # it builds Pins from this module's Pin
+
+        return pins.current().files
+
+    def __getitem__(self, name: str) -> Pin:
+        return self._files()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files())
+
+    def __len__(self) -> int:
+        return len(self._files())
+
+
+PINS: Mapping[str, Pin] = _PinnedFiles()
 
 
 class SchemaUnavailable(Exception):  # noqa: N818 - reads as what happened: the schema is unavailable
@@ -304,6 +300,13 @@ def how_to_provide(sources: Sources | None = None, *, cluster: bool = True) -> l
 
 
 def main(argv: list[str] | None = None) -> int:
+    from offline.pins import PinsError, current
+
+    try:
+        current()
+    except PinsError as exc:  # the message names the pins file and every bad entry
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m offline.schemas", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", choices=["status", "pin"], default="status",
                         help="status: where each pinned file comes from (fetches what is missing); "

@@ -6,9 +6,10 @@
   with every object closed (``additionalProperties: false`` unless the schema
   preserves unknown fields), because Kubernetes prunes fields a CRD does not
   declare: a misspelt field is a silent loss;
-- Helm values: z2jh against its values schema merged onto the chart defaults;
-  bitnami/postgresql key by key against the chart's ``values.yaml`` (Helm
-  ignores unknown keys).
+- Helm values: as the chart version's entry in ``pins.yaml`` says
+  (``offline/pins.py``): ``schema``, against the values schema merged onto the
+  chart's defaults (z2jh); ``keys``, key by key against the chart's
+  ``values.yaml`` (bitnami/postgresql: Helm ignores unknown keys).
 
 Every function returns a list of readable problems (empty when valid). The
 pinned files are read through ``offline/schemas.py``: a function that needs one
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ import jsonschema
 import referencing
 from kubernetes_validate import utils as kubernetes_validate_utils
 
-from offline import schemas
+from components.config_jupyterhub import JupyterHubConfig
+from components.config_postgresql import PostgresConfig
+from offline import pins, schemas
 from offline.engine import ROOT
 
 DEFAULT_KUBERNETES_VERSION = "1.30.0"
@@ -37,14 +40,38 @@ DEFAULT_KUBERNETES_VERSION = "1.30.0"
 #: verified against its pin), and so should new code (``schemas.path(name)``, ``schemas.load(name)``).
 UPSTREAM = Path(os.environ.get(schemas.ENV_DIRECTORY) or ROOT.parent / "shared" / "upstream")
 
-CRD_SCHEMAS = {
-    ("capsule.clastix.io/v1beta2", "Tenant"): "capsule-tenant-v1beta2.schema.json",
-    ("projectcontour.io/v1", "HTTPProxy"): "contour-httpproxy-v1.schema.json",
-    ("cert-manager.io/v1", "Certificate"): "certmanager-certificate-v1.schema.json",
+#: (apiVersion, kind) -> the pinned file of its CRD schema (``crds`` of ``pins.yaml``)
+CRD_SCHEMAS: Mapping[tuple[str, str], str] = pins.Derived(lambda p: {key: c.schema for key, c in p.crds.items()})
+#: chart -> the version the program deploys unless a stack sets ``chartVersion``
+DEFAULT_CHART_VERSIONS: dict[str, str] = {
+    model.CHART: model.model_fields["chartVersion"].default for model in (JupyterHubConfig, PostgresConfig)
 }
-Z2JH_SCHEMA = "z2jh-2.0.0.values.schema.json"
-Z2JH_VALUES = "z2jh-2.0.0.values.yaml"
-POSTGRESQL_VALUES = "bitnami-postgresql-12.2.1.values.yaml"
+#: The pinned files of the default chart versions, by the names the tests and the parity table use.
+_DEFAULT_CHART_FILES = {
+    "Z2JH_SCHEMA": ("jupyterhub", "schema"),
+    "Z2JH_VALUES": ("jupyterhub", "values"),
+    "POSTGRESQL_VALUES": ("postgresql", "values"),
+}
+
+
+def __getattr__(name: str) -> str:
+    """``Z2JH_SCHEMA``, ``Z2JH_VALUES``, ``POSTGRESQL_VALUES``: read from ``pins.yaml`` on first use."""
+    if name not in _DEFAULT_CHART_FILES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    chart, role = _DEFAULT_CHART_FILES[name]
+    file = getattr(chart_pin(chart), role)
+    if file is None:
+        raise AttributeError(f"{name}: pins.yaml pins no {role} of {chart} {DEFAULT_CHART_VERSIONS[chart]}")
+    return str(file)
+
+
+def chart_pin(chart: str, version: str | None = None) -> pins.ChartPin:
+    """The pin of ``chart`` at ``version`` (default: the version the program deploys); ``KeyError`` when none."""
+    version = version or DEFAULT_CHART_VERSIONS[chart]
+    found = pins.current().chart(chart, version)
+    if found is None:
+        raise KeyError(f"pins.yaml pins no {chart} {version}")
+    return found
 
 
 def _load(name: str, sources: schemas.Sources | None) -> Any:
@@ -183,30 +210,44 @@ def merge(base: Any, override: Any) -> Any:
     return override
 
 
-def validate_z2jh_values(values: dict[str, Any], sources: schemas.Sources | None = None) -> list[str]:
-    """Problems of jupyterhub/jupyterhub 2.0.0 values (schema over the merged defaults)."""
+def validate_chart_values(pin: pins.ChartPin, values: dict[str, Any],
+                          sources: schemas.Sources | None = None) -> list[str]:
+    """Problems of a release's values for the chart version ``pin`` pins, checked as its entry says."""
     sources = sources or schemas.Sources.from_env()
-    merged = merge(_load(Z2JH_VALUES, sources), values)
-    return sorted(_format("jupyterhub values", e) for e in _z2jh_validator(sources).iter_errors(merged))
+    defaults = _load(pin.values, sources)
+    if pin.check == "schema" and pin.schema:
+        merged = merge(defaults, values)
+        validator = _values_validator(pin.schema, sources)
+        return sorted(_format(f"{pin.chart} values", e) for e in validator.iter_errors(merged))
+    return sorted(_unknown_keys(values, defaults, "", pin))
+
+
+def validate_z2jh_values(values: dict[str, Any], sources: schemas.Sources | None = None,
+                         version: str | None = None) -> list[str]:
+    """Problems of jupyterhub/jupyterhub values (default: the version the program deploys)."""
+    return validate_chart_values(chart_pin("jupyterhub", version), values, sources)
+
+
+def validate_postgresql_values(values: dict[str, Any], sources: schemas.Sources | None = None,
+                               version: str | None = None) -> list[str]:
+    """Keys of bitnami/postgresql values that the chart does not have (default: the version the program deploys)."""
+    return validate_chart_values(chart_pin("postgresql", version), values, sources)
 
 
 @cache
-def _z2jh_validator(sources: schemas.Sources) -> jsonschema.protocols.Validator:
-    return jsonschema.Draft7Validator(_load(Z2JH_SCHEMA, sources))
+def _values_validator(name: str, sources: schemas.Sources) -> jsonschema.protocols.Validator:
+    """A chart's values schema, in the JSON Schema dialect it declares (draft-07 when it declares none)."""
+    schema = _load(name, sources)
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)(schema)
 
 
-def _unknown_keys(values: Any, defaults: Any, path: str) -> Iterator[str]:
+def _unknown_keys(values: Any, defaults: Any, path: str, pin: pins.ChartPin) -> Iterator[str]:
     if not isinstance(values, dict) or not isinstance(defaults, dict):
         return
     for key, value in values.items():
         where = f"{path}.{key}" if path else key
         if key not in defaults:
-            yield f"postgresql values.{where}: not a key of bitnami/postgresql 12.2.1 (Helm would drop it)"
+            yield f"{pin.chart} values.{where}: not a key of {pin.title} {pin.version} (Helm would drop it)"
         elif isinstance(defaults[key], dict) and defaults[key]:
             # An empty map in values.yaml ({}) takes free-form content (selectors, annotations).
-            yield from _unknown_keys(value, defaults[key], where)
-
-
-def validate_postgresql_values(values: dict[str, Any], sources: schemas.Sources | None = None) -> list[str]:
-    """Keys of bitnami/postgresql values that chart 12.2.1 does not have."""
-    return sorted(_unknown_keys(values, _load(POSTGRESQL_VALUES, sources), ""))
+            yield from _unknown_keys(value, defaults[key], where, pin)
