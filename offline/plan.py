@@ -18,13 +18,14 @@
    (``offline/checks.py``).
 
 The upstream files the checks need are pinned in ``pins.yaml`` (``offline/pins.py``).
-``print_report`` then prints the resource tree grouped by component, the stack
-outputs (secrets as ``[secret]``, unknowns as ``(known after apply)``), the
-problems and a summary line. ``main`` exits 1 when a check found a problem, 2
-on a config error or a bad pins file (its message only), and 3 when a check
-could not run (its schema missing: see ``offline/schemas.py`` and
-``docs/schemas.md``), naming what is missing and the three ways to provide it;
-``--allow-unchecked`` (or ``DOSSIER_ALLOW_UNCHECKED=1``) lowers that to a warning.
+``print_report`` then prints the program's version (its ``VERSION`` file), the
+resource tree grouped by component, the stack outputs (secrets as ``[secret]``,
+unknowns as ``(known after apply)``), the problems and a summary line. ``main``
+exits 1 when a check found a problem, 2 on a config error or a bad pins file (its
+message only), and 3 when a check could not run (its schema missing: see
+``offline/schemas.py`` and ``docs/schemas.md``), naming what is missing and the
+three ways to provide it; ``--allow-unchecked`` (or ``DOSSIER_ALLOW_UNCHECKED=1``)
+lowers that to a warning.
 
 Usage: ``python -m offline.plan --stack dev [--out build] [--kubernetes-version 1.30.0]
 [--schemas pinned|cluster] [--allow-unchecked]``.
@@ -80,12 +81,22 @@ def _supported_kubernetes_versions() -> tuple[str, ...]:
     return tuple(sorted(versions, key=lambda v: tuple(int(p) for p in v.split("."))))
 
 
+def program_version(root: Path = ROOT) -> str:
+    """The version of the program in ``root``: its ``VERSION`` file (the release it is; ``CHANGELOG.md``)."""
+    try:
+        return (root / "VERSION").read_text(encoding="utf-8").strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
 @dataclass
 class PlanReport:
     result: RunResult
     files: dict[str, str]
     validation: Validation
     out_dir: Path
+    #: the version of the program planned (``program_version``)
+    version: str = "unknown"
 
     @property
     def ok(self) -> bool:
@@ -134,7 +145,7 @@ def plan(
     write_files(files, out_dir)  # also when a check failed: the files are there to look at
     report.problems += leaked(files, view.secrets)
     report.checks += 1
-    return PlanReport(result, files, report, out_dir)
+    return PlanReport(result, files, report, out_dir, program_version(root))
 
 
 # --- the report ------------------------------------------------------------------------
@@ -142,6 +153,7 @@ def plan(
 
 def print_report(report: PlanReport, stream: Any = None, *, allow_unchecked: bool = False) -> None:
     stream = stream or sys.stdout
+    print(f"dossier-stack {report.version}", file=stream)
     for line in [*tree_lines(report.result), "", *output_lines(report.result), ""]:
         print(line, file=stream)
     for note in report.validation.notes:

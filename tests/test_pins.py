@@ -194,6 +194,7 @@ def test_pinning_another_chart_version_in_the_pins_file_alone_lets_make_plan_che
 
     status, out = _make_plan(project, "upgrade", sources)
     assert status == 0, out
+    assert f"dossier-stack {(ROOT / 'VERSION').read_text().strip()}" in out.splitlines()
     assert f"chart=jupyterhub version={NEW_VERSION}" in out
     assert out.rstrip().endswith("checks passed"), out  # every check ran: none "not run"
     cached = {p.name for p in (tmp_path / "cache").iterdir()}
