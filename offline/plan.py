@@ -116,6 +116,7 @@ def plan(
     kubernetes_version: str = validate.DEFAULT_KUBERNETES_VERSION,
     preview: bool = True,
     root: Path = ROOT,
+    stacks: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     schemas_from: str = "pinned",
     sources: schemas.Sources | None = None,
@@ -124,17 +125,19 @@ def plan(
 
     ``schemas_from``: ``pinned`` (the pinned upstream files from ``sources``, the
     environment's by default) or ``cluster`` (CRD schemas as the cluster of the
-    stack's ``kubernetes:context`` serves them; chart values still pinned).
+    stack's ``kubernetes:context`` serves them; chart values still pinned). ``stacks``: the folder
+    of ``Pulumi.<stack>.yaml`` (default ``root``; the tests plan their own stacks).
     """
     if schemas_from not in ("pinned", "cluster"):
         raise UsageError(f"--schemas {schemas_from}: expected pinned or cluster")
     supported = supported_kubernetes_versions()
     if kubernetes_validate_utils.major_minor(kubernetes_version) not in supported:
         raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
-    if not stack_file(stack, root).is_file():
-        raise UsageError(f"no stack file Pulumi.{stack}.yaml in {root}")
+    stacks = stacks or root
+    if not stack_file(stack, stacks).is_file():
+        raise UsageError(f"no stack file Pulumi.{stack}.yaml in {stacks}")
     pins.current()  # a bad pins file stops the plan here, with its message (PinsError)
-    config = read_stack_config(stack, root)
+    config = read_stack_config(stack, stacks)
     config.update(overrides or {})
     result = run(config, stack=stack, preview=preview, program=root / "__main__.py")
     view = View.of(result)
@@ -274,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-preview", dest="preview", action="store_false",
                         help="let the stand-in generate values a provider would compute (still redacted)")
     parser.add_argument("--root", type=Path, default=ROOT, help="project tree to plan (another checkout)")
+    parser.add_argument("--stacks", type=Path, default=Path("."),
+                        help="folder of Pulumi.<stack>.yaml, relative to --root (default: the root)")
     parser.add_argument("--schemas", choices=["pinned", "cluster"], default="pinned",
                         help="CRD schemas: the pinned upstream files (default), or as the cluster of the stack's "
                              "kubernetes:context serves them (docs/schemas.md)")
@@ -284,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report = plan(args.stack, out=args.out, kubernetes_version=args.kubernetes_version, preview=args.preview,
-                      root=args.root.resolve(), schemas_from=args.schemas)
+                      root=args.root.resolve(), stacks=(args.root / args.stacks).resolve(), schemas_from=args.schemas)
     except (pulumi.RunError, UsageError, pins.PinsError) as exc:  # ConfigError, PinsError: every problem listed
         print(f"error: {exc}", file=sys.stderr)
         return 2

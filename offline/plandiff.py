@@ -34,9 +34,10 @@ def export_ref(ref: str, into: Path, repo: Path = ROOT) -> None:
         tar.extractall(into, filter="data")
 
 
-def run_plan(root: Path, stack: str, out: Path, kubernetes_version: str | None) -> int:
+def run_plan(root: Path, stack: str, out: Path, kubernetes_version: str | None, stacks: Path = Path(".")) -> int:
     """Plan ``root`` with this tree's planner in a fresh process; its report goes to stderr."""
-    command = [sys.executable, "-m", "offline.plan", "--stack", stack, "--out", str(out), "--root", str(root)]
+    command = [sys.executable, "-m", "offline.plan", "--stack", stack, "--out", str(out), "--root", str(root),
+               "--stacks", str(stacks)]
     if kubernetes_version:
         command += ["--kubernetes-version", kubernetes_version]
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--out", type=Path, default=Path("build"))
     parser.add_argument("--kubernetes-version")
+    parser.add_argument("--stacks", type=Path, default=Path("."),
+                        help="folder of Pulumi.<stack>.yaml in both trees, relative to their roots (default: the root)")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     with tempfile.TemporaryDirectory(prefix="plan-base-") as tmp:
@@ -77,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        base_status = run_plan(Path(tmp), args.stack, out / "base", args.kubernetes_version)
-    head_status = run_plan(ROOT, args.stack, out, args.kubernetes_version)
+        base_status = run_plan(Path(tmp), args.stack, out / "base", args.kubernetes_version, args.stacks)
+    head_status = run_plan(ROOT, args.stack, out, args.kubernetes_version, args.stacks)
     if base_status or head_status:
         failed = [name for name, status in ((args.base, base_status), ("this tree", head_status)) if status]
         print(f"error: the plan of {' and '.join(failed)} failed (see above)", file=sys.stderr)

@@ -17,7 +17,8 @@ import hypothesis  # noqa: F401
 import pytest
 
 from offline import schemas
-from offline.engine import ROOT, RunResult, read_stack_config, run
+from offline.engine import ROOT, RunResult
+from tests.stacks import run_stack
 
 # The schema checks run strict (docs/schemas.md): the pinned upstream files come from DOSSIER_UPSTREAM,
 # set here to ../shared/upstream when that folder sits beside the checkout and nothing else was chosen,
@@ -29,28 +30,22 @@ if not os.environ.get(schemas.ENV_DIRECTORY) and _BESIDE.is_dir():
 ALLOW_UNCHECKED = os.environ.get("DOSSIER_ALLOW_UNCHECKED", "") not in ("", "0")
 
 
-def _run(stack: str = "dev", *, preview: bool = False, **overrides: Any) -> RunResult:
-    config = read_stack_config(stack)
-    config.update({f"dossier:{k}" if ":" not in k else k: v for k, v in overrides.items()})
-    return run(config, stack=stack, preview=preview)
-
-
 @pytest.fixture(scope="session")
 def dev() -> RunResult:
-    """One run of the dev stack, shared by read-only tests."""
-    return _run("dev")
+    """One run of the tests' dev stack (tests/fixtures/stacks), shared by read-only tests."""
+    return run_stack("dev")
 
 
 @pytest.fixture(scope="session")
 def prod() -> RunResult:
-    """One run of the production-shaped example stack (protection on, a research group)."""
-    return _run("prod")
+    """One run of the tests' production-shaped stack (protection on, a research group, a secure value)."""
+    return run_stack("prod")
 
 
 @pytest.fixture
 def run_program():
-    """Run the program with the dev stack plus overrides: ``run_program(tenants=[...])``."""
-    return _run
+    """Run the program with the tests' dev stack plus overrides: ``run_program(tenants=[...])``."""
+    return run_stack
 
 
 def _missing_upstream() -> dict[str, schemas.SchemaUnavailable]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from bench import offline as bench
 from bench.floor import run_floor
-from offline.engine import RunResult, read_stack_config, run
+from offline.engine import RunResult, run
+from tests import stacks
 
 
 def test_floor_registers_what_the_program_registered() -> None:
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     config["dossier:tenants"] = bench.groups(2)
     recorded = run(config, stack="dev", preview=True)
     replayed = run_floor(recorded.resources, config, stack="dev")
@@ -18,7 +19,7 @@ def test_floor_registers_what_the_program_registered() -> None:
 
 
 def test_floor_keeps_secrets_and_unknowns() -> None:
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     recorded = run(config, stack="dev", preview=True)
     replayed = run_floor(recorded.resources, config, stack="dev")
     release = replayed.one("kubernetes:helm.sh/v3:Release", "jupyterhub-release")
@@ -26,7 +27,7 @@ def test_floor_keeps_secrets_and_unknowns() -> None:
 
 
 def test_same_registrations_notices_a_difference() -> None:
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     a = run(config, stack="dev", preview=True)
     b = run(config, stack="dev", preview=True)
     assert bench.same_registrations(a, b)

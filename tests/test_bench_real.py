@@ -18,7 +18,8 @@ from bench import grpc_log, pprof, procs, real_floor
 from bench import offline as offline_bench
 from bench.real import users_settings
 from bench.real_report import NO_CHANGE_UP, Machine, Measured, PreviewRow, Results, UpRow, failures, report
-from offline.engine import ROOT, read_stack_config, run
+from offline.engine import ROOT, run
+from tests import stacks
 
 
 def _line(method: str, progress: str, metadata: dict[str, str] | None = None, request: dict[str, object] | None = None,
@@ -100,7 +101,7 @@ def test_same_registrations_names_what_differs() -> None:
 
 def test_the_real_floor_program_registers_what_the_program_registered(tmp_path: Path) -> None:
     """The floor program (run here on the offline engine) replays the recording exactly."""
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     config["dossier:tenants"] = offline_bench.groups(3)
     recorded = run(config, stack="dev", preview=True)
     recording = real_floor.recording(config, "dev", ROOT / "__main__.py")

@@ -17,6 +17,7 @@ import yaml
 
 from offline import checks, cluster, plan, schemas, validate
 from offline.engine import RunResult
+from tests import stacks
 
 FIXTURES = Path(__file__).parent / "fixtures" / "apiserver"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
@@ -24,6 +25,8 @@ TOKEN = "recorded-test-token"
 TENANT = ("capsule.clastix.io/v1beta2", "Tenant")
 HTTPPROXY = ("projectcontour.io/v1", "HTTPProxy")
 CERTIFICATE = ("cert-manager.io/v1", "Certificate")
+#: The kubeconfig context the tests' dev stack names.
+CONTEXT = stacks.config("dev")["kubernetes:context"]
 
 
 def crd_answer(key: tuple[str, str], schema: Any = None, *, served: bool = True) -> tuple[int, bytes]:
@@ -46,7 +49,7 @@ def status(code: int) -> tuple[int, bytes]:
 
 
 def kubeconfig(tmp_path: Path, server: str, unreachable: str) -> Path:
-    """A kubeconfig whose context dossier-dev (the dev stack's kubernetes:context) reaches ``server``.
+    """A kubeconfig whose context ``CONTEXT`` (the tests' dev stack's kubernetes:context) reaches ``server``.
 
     Its current context, ``other``, points at a closed port: a read that ignored the stack's context fails.
     """
@@ -56,7 +59,7 @@ def kubeconfig(tmp_path: Path, server: str, unreachable: str) -> Path:
         "clusters": [{"name": "local", "cluster": {"server": server}},
                      {"name": "nowhere", "cluster": {"server": unreachable}}],
         "users": [{"name": "reviewer", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "dossier-dev", "context": {"cluster": "local", "user": "reviewer"}},
+        "contexts": [{"name": CONTEXT, "context": {"cluster": "local", "user": "reviewer"}},
                      {"name": "other", "context": {"cluster": "nowhere", "user": "reviewer"}}],
     }))
     return path
@@ -74,7 +77,7 @@ def test_the_crd_names_cover_every_pinned_crd() -> None:
 def test_reads_each_crd_through_the_named_context(tmp_path: Path, local_server, unreachable: str) -> None:
     routes = {CRD_PATH + cluster.CRD_NAMES[key]: crd_answer(key) for key in cluster.CRD_NAMES}
     server = local_server(routes)
-    served = cluster.read_crd_schemas(context="dossier-dev", kubeconfig=str(kubeconfig(tmp_path, server.url,
+    served = cluster.read_crd_schemas(context=CONTEXT, kubeconfig=str(kubeconfig(tmp_path, server.url,
                                                                                        unreachable)))
     recorded = json.loads((FIXTURES / "crd-get.json").read_text())["spec"]["versions"][1]["schema"]
     assert served.schemas == dict.fromkeys(cluster.CRD_NAMES, recorded["openAPIV3Schema"])
@@ -91,12 +94,12 @@ def test_missing_forbidden_and_unserved_crds(
         CRD_PATH + cluster.CRD_NAMES[HTTPPROXY]: status(404),
         CRD_PATH + cluster.CRD_NAMES[CERTIFICATE]: status(403),
     })
-    served = cluster.read_crd_schemas(context="dossier-dev", kubeconfig=str(kubeconfig(tmp_path, server.url,
+    served = cluster.read_crd_schemas(context=CONTEXT, kubeconfig=str(kubeconfig(tmp_path, server.url,
                                                                                        unreachable)))
     assert served.schemas == {}
     assert served.absent == {
-        TENANT: "CRD tenants.capsule.clastix.io in cluster context dossier-dev does not serve version v1beta2",
-        HTTPPROXY: "CRD httpproxies.projectcontour.io is not installed in cluster context dossier-dev",
+        TENANT: f"CRD tenants.capsule.clastix.io in cluster context {CONTEXT} does not serve version v1beta2",
+        HTTPPROXY: f"CRD httpproxies.projectcontour.io is not installed in cluster context {CONTEXT}",
     }
     assert served.unreadable[CERTIFICATE] == (
         f"cannot read CRD certificates.cert-manager.io from {server.url}: HTTP 403 "
@@ -106,11 +109,11 @@ def test_missing_forbidden_and_unserved_crds(
     report = checks.validate_resources(dev, "1.30.0", cluster=served)
     assert sorted(p for p in report.problems if "cluster context" in p) == [
         "HTTPProxy ingress-httpproxy: CRD httpproxies.projectcontour.io is not installed in cluster context "
-        "dossier-dev: applying it would fail",
-        "Tenant tenant-tenant: CRD tenants.capsule.clastix.io in cluster context dossier-dev does not serve "
+        f"{CONTEXT}: applying it would fail",
+        f"Tenant tenant-tenant: CRD tenants.capsule.clastix.io in cluster context {CONTEXT} does not serve "
         "version v1beta2: applying it would fail",
     ]
-    unchecked = report.unchecked["CRD certificates.cert-manager.io from cluster context dossier-dev"]
+    unchecked = report.unchecked[f"CRD certificates.cert-manager.io from cluster context {CONTEXT}"]
     assert unchecked.what == {"Certificate (cert-manager.io/v1) against its CRD schema": 1}
     assert "HTTP 403" in unchecked.reasons[0]
 
@@ -132,8 +135,8 @@ def test_an_unreachable_cluster_or_unknown_context_is_a_reason_not_a_traceback(
 def test_the_stack_may_hold_the_kubeconfig_itself(tmp_path: Path, local_server, unreachable: str) -> None:
     server = local_server({CRD_PATH + cluster.CRD_NAMES[key]: crd_answer(key) for key in cluster.CRD_NAMES})
     content = kubeconfig(tmp_path, server.url, unreachable).read_text()
-    served = cluster.for_stack({"kubernetes:context": "dossier-dev", "kubernetes:kubeconfig": content})
-    assert set(served.schemas) == set(cluster.CRD_NAMES) and served.context == "dossier-dev"
+    served = cluster.for_stack({"kubernetes:context": CONTEXT, "kubernetes:kubeconfig": content})
+    assert set(served.schemas) == set(cluster.CRD_NAMES) and served.context == CONTEXT
 
 
 @pytest.mark.usefixtures("upstream")
@@ -149,7 +152,7 @@ def test_plan_checks_against_the_clusters_crds_through_the_stacks_context(
     routes[CRD_PATH + cluster.CRD_NAMES[TENANT]] = crd_answer(TENANT, older)
     server = local_server(routes)
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, server.url, unreachable)))
-    assert plan.main(["--stack", "dev", "--out", str(tmp_path / "build"), "--schemas", "cluster"]) == 1
+    assert plan.main([*stacks.plan_args(), "--out", str(tmp_path / "build"), "--schemas", "cluster"]) == 1
     out = capsys.readouterr().out
     problems = [line for line in out.splitlines() if line.startswith("  - ")]
     assert len(problems) == 1, out

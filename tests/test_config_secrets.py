@@ -23,9 +23,11 @@ import pytest
 import yaml
 
 from offline.engine import ROOT
+from tests.stacks import STACKS
 
 SECRET_NAME = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[-_]?key|private[-_]?key", re.I)
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+#: The user's stack files (any the project holds) and the tests' own.
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml")) + sorted(STACKS.glob("Pulumi.*.yaml"))
 
 
 def plain_secrets(value: Any, path: str = "") -> Iterator[str]:
@@ -94,10 +96,14 @@ def undecryptable(document: dict[str, Any]) -> Iterator[str]:
 
 
 def test_there_are_stack_files() -> None:
-    assert {p.name for p in STACK_FILES} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
+    # The glob finds files: the tests' own two, whichever stacks the user keeps.
+    assert {p.relative_to(ROOT).as_posix() for p in STACK_FILES} >= {
+        "tests/fixtures/stacks/Pulumi.dev.yaml", "tests/fixtures/stacks/Pulumi.prod.yaml"}
+    # One of them holds a ciphertext, so the form check below has something to check.
+    assert any(secure_values((yaml.safe_load(p.read_text()) or {}).get("config")) for p in STACK_FILES)
 
 
-@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_credentials_are_secure(stack_file: Path) -> None:
     config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
     assert list(plain_secrets(config)) == [], f"{stack_file.name}: set these with `pulumi config set --secret`"
@@ -117,7 +123,7 @@ def test_the_check_finds_plain_credentials(config: dict[str, Any], found: list[s
     assert list(plain_secrets(config)) == found
 
 
-@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_secure_values_have_a_form_the_cli_can_decrypt(stack_file: Path) -> None:
     document = yaml.safe_load(stack_file.read_text()) or {}
     assert list(undecryptable(document)) == [], (

@@ -22,7 +22,8 @@ import pytest
 
 from components import interrupt
 from offline import engine
-from offline.engine import ROOT, read_stack_config
+from offline.engine import ROOT
+from tests import stacks
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 TENANT = "kubernetes:capsule.clastix.io/v1beta2:Tenant"
@@ -45,7 +46,7 @@ def timeouts(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], dict[str,
 
 
 def _config(**extra: Any) -> dict[str, Any]:
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     config["dossier:tenants"] = [{"name": "physics"}, {"name": "astro"}]
     config.update(extra)
     return config

@@ -13,10 +13,10 @@ HTTPPROXY = "kubernetes:projectcontour.io/v1:HTTPProxy"
 
 def test_certificate(dev: RunResult) -> None:
     cert = reveal(dev.one(CERTIFICATE).inputs)
-    assert cert["metadata"] == {"name": "dossier.dev.example.org-tls", "namespace": "jhub"}
+    assert cert["metadata"] == {"name": "notebooks.lab-staging.test-tls", "namespace": "jhub"}
     assert cert["spec"] == {
-        "secretName": "dossier.dev.example.org-tls",
-        "dnsNames": ["dossier.dev.example.org"],
+        "secretName": "notebooks.lab-staging.test-tls",
+        "dnsNames": ["notebooks.lab-staging.test"],
         "issuerRef": {"name": "letsencrypt-cluster-issuer", "kind": "ClusterIssuer", "group": "cert-manager.io"},
     }
 
@@ -26,7 +26,7 @@ def test_httpproxy_serves_the_certificate_secret_and_routes_to_the_hub(dev: RunR
     proxy = reveal(dev.one(HTTPPROXY).inputs)
     assert proxy["metadata"]["namespace"] == "jhub"
     assert proxy["spec"]["virtualhost"] == {
-        "fqdn": "dossier.dev.example.org",
+        "fqdn": "notebooks.lab-staging.test",
         "tls": {"secretName": cert["spec"]["secretName"]},
     }
     [route] = proxy["spec"]["routes"]

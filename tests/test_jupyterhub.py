@@ -41,11 +41,11 @@ def test_hub_db_on_postgresql_without_password_in_url(dev: RunResult) -> None:
 def test_authenticator_wired_to_the_keycloak_client(dev: RunResult) -> None:
     config = _values(dev)["hub"]["config"]
     oauth = config["GenericOAuthenticator"]
-    realm = "https://keycloak.dev.example.org/realms/dossier/protocol/openid-connect"
+    realm = "https://sso.lab-staging.test/realms/science/protocol/openid-connect"
     client_secret = reveal(dev.one("random:index/randomPassword:RandomPassword", "keycloak-secret").outputs["result"])
     assert oauth["client_id"] == "jupyter"
     assert oauth["client_secret"] == Secret(client_secret)
-    assert oauth["oauth_callback_url"] == "https://dossier.dev.example.org/hub/oauth_callback"
+    assert oauth["oauth_callback_url"] == "https://notebooks.lab-staging.test/hub/oauth_callback"
     assert oauth["authorize_url"] == f"{realm}/auth"
     assert oauth["token_url"] == f"{realm}/token"
     assert oauth["userdata_url"] == f"{realm}/userinfo"

@@ -12,15 +12,15 @@ ROLE = "keycloak:index/role:Role"
 
 def test_client_is_confidential_standard_flow_only(dev: RunResult) -> None:
     client = reveal(dev.one(CLIENT).inputs)
-    assert client["realmId"] == "dossier"
+    assert client["realmId"] == "science"
     assert client["clientId"] == "jupyter"
     assert client["accessType"] == "CONFIDENTIAL"
     assert client["standardFlowEnabled"] is True  # the provider defaults it to false
     assert client["implicitFlowEnabled"] is False
     assert client["directAccessGrantsEnabled"] is False
     assert client["serviceAccountsEnabled"] is False
-    assert client["validRedirectUris"] == ["https://dossier.dev.example.org/hub/oauth_callback"]
-    assert client["webOrigins"] == ["https://dossier.dev.example.org"]
+    assert client["validRedirectUris"] == ["https://notebooks.lab-staging.test/hub/oauth_callback"]
+    assert client["webOrigins"] == ["https://notebooks.lab-staging.test"]
 
 
 def test_client_secret_is_generated_and_secret(dev: RunResult) -> None:
@@ -35,7 +35,7 @@ def test_tenants_mapper_is_multivalued_on_the_hub_client(dev: RunResult) -> None
     client = dev.one(CLIENT)
     mapper = reveal(dev.one(MAPPER).inputs)
     assert mapper == {
-        "realmId": "dossier",
+        "realmId": "science",
         "clientId": client.id,  # Keycloak's internal id of the client, not "jupyter"
         "name": "tenants",
         "claimName": "tenants",

@@ -21,9 +21,9 @@ def test_a_patch_per_node_with_its_purpose(dev: RunResult) -> None:
         reveal(p.inputs)["metadata"]["name"]: reveal(p.inputs)["metadata"]["labels"] for p in dev.by_type(PATCH)
     }
     assert labels == {
-        "dossier-control-plane-0": {"hub.jupyter.org/node-purpose": "core"},
-        "dossier-worker-0": {"hub.jupyter.org/node-purpose": "user"},
-        "dossier-worker-1": {"hub.jupyter.org/node-purpose": "user"},
+        "staging-cp-a": {"hub.jupyter.org/node-purpose": "core"},
+        "staging-gpu-a": {"hub.jupyter.org/node-purpose": "user"},
+        "staging-gpu-b": {"hub.jupyter.org/node-purpose": "user"},
     }
 
 
@@ -50,7 +50,7 @@ def test_no_nodes_no_patches(run_program) -> None:
 
 
 def test_removing_a_node_leaves_the_other_patches_untouched(dev: RunResult, run_program) -> None:
-    smaller = run_program(nodes={"core": ["dossier-control-plane-0"], "user": ["dossier-worker-1"]})
+    smaller = run_program(nodes={"core": ["staging-cp-a"], "user": ["staging-gpu-b"]})
     before = {p.urn: p.inputs for p in dev.by_type(PATCH)}
     after = {p.urn: p.inputs for p in smaller.by_type(PATCH)}
     assert set(after) < set(before)

@@ -26,7 +26,7 @@ def test_outputs_are_exactly_the_contract_with_secrets_sealed(dev: RunResult) ->
 def test_output_values(dev: RunResult) -> None:
     values = {name: out.value for name, out in dev.outputs.items()}
     user_password = dev.one("random:index/randomPassword:RandomPassword", "postgresql-user-password")
-    assert values["hubUrl"] == "https://dossier.dev.example.org"
+    assert values["hubUrl"] == "https://notebooks.lab-staging.test"
     assert values["namespace"] == "jhub"
     assert values["tenant"] == "jhub"
     assert values["postgresql"] == {
@@ -39,11 +39,11 @@ def test_output_values(dev: RunResult) -> None:
     assert values["postgresqlPassword"] == reveal(user_password.outputs["result"])
     assert values["keycloak"] == {
         "clientId": "jupyter",
-        "issuerUrl": "https://keycloak.dev.example.org/realms/dossier",
-        "realm": "dossier",
+        "issuerUrl": "https://sso.lab-staging.test/realms/science",
+        "realm": "science",
     }
     assert values["hubServiceAccount"] == "system:serviceaccount:jhub:hub"
-    assert values["tlsSecret"] == "dossier.dev.example.org-tls"
+    assert values["tlsSecret"] == "notebooks.lab-staging.test-tls"
     assert values["chartVersions"] == {"postgresql": "12.2.1", "jupyterhub": "2.0.0"}
 
 

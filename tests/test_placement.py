@@ -35,7 +35,7 @@ def test_dev_core_pods_tolerate_the_control_plane_they_require(dev: RunResult) -
     # The only core node of the dev stack is the control-plane node.
     core = [p for p in dev.by_type("kubernetes:core/v1:NodePatch")
             if reveal(p.inputs)["metadata"]["labels"]["hub.jupyter.org/node-purpose"] == "core"]
-    assert [reveal(p.inputs)["metadata"]["name"] for p in core] == ["dossier-control-plane-0"]
+    assert [reveal(p.inputs)["metadata"]["name"] for p in core] == ["staging-cp-a"]
     # Users' notebooks stay off the control plane.
     assert "tolerations" not in scheduling["userPods"]
 

@@ -26,6 +26,7 @@ from offline.registration import (
     redact,
     secret_values,
 )
+from tests import stacks
 
 
 def registration(type_: str, name: str, inputs: dict[str, Any], *, parent: str = "", custom: bool = True,
@@ -160,12 +161,12 @@ def test_tree_and_outputs_lines() -> None:
 
 
 def test_plan_of_dev_writes_and_validates(tmp_path: Path, upstream: None) -> None:
-    report = plan.plan("dev", out=tmp_path)
+    report = plan.plan("dev", stacks=stacks.STACKS, out=tmp_path)
     assert report.ok, report.validation.problems
     written = {str(p.relative_to(tmp_path / "dev")) for p in (tmp_path / "dev").rglob("*") if p.is_file()}
     assert written == set(report.files)
     assert "helm/jhub/values.yaml" in written and "helm/jhub-postgresql/values.yaml" in written
-    assert "kubernetes/jhub/httpproxy-dossier.dev.example.org.yaml" in written
+    assert "kubernetes/jhub/httpproxy-notebooks.lab-staging.test.yaml" in written
     assert any(p.startswith("kubernetes/_patches/node-") for p in written)
     assert any(p.startswith("keycloak/") for p in written)
     outputs = json.loads((tmp_path / "dev" / "outputs.json").read_text())
@@ -176,7 +177,7 @@ def test_plan_of_dev_writes_and_validates(tmp_path: Path, upstream: None) -> Non
 
 
 def test_no_generated_secret_reaches_build(tmp_path: Path) -> None:
-    report = plan.plan("dev", out=tmp_path, preview=False)
+    report = plan.plan("dev", stacks=stacks.STACKS, out=tmp_path, preview=False)
     secrets = report.result.generated_secrets
     assert len(secrets) >= 6
     text = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
@@ -186,8 +187,8 @@ def test_no_generated_secret_reaches_build(tmp_path: Path) -> None:
 
 
 def test_two_runs_are_byte_identical(tmp_path: Path) -> None:
-    plan.plan("dev", out=tmp_path / "a")
-    plan.plan("dev", out=tmp_path / "b")
+    plan.plan("dev", stacks=stacks.STACKS, out=tmp_path / "a")
+    plan.plan("dev", stacks=stacks.STACKS, out=tmp_path / "b")
     a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
     assert a == b
@@ -197,7 +198,7 @@ def test_output_dir_is_cleared(tmp_path: Path) -> None:
     stale = tmp_path / "dev" / "kubernetes" / "stale.yaml"
     stale.parent.mkdir(parents=True)
     stale.write_text("old")
-    plan.plan("dev", out=tmp_path)
+    plan.plan("dev", stacks=stacks.STACKS, out=tmp_path)
     assert not stale.exists()
 
 
@@ -212,7 +213,7 @@ def test_misspelt_httpproxy_field_fails_naming_it(
         return spec
 
     monkeypatch.setattr(components.ingress, "httpproxy_spec", broken)
-    assert plan.main(["--stack", "dev", "--out", str(tmp_path)]) == 1
+    assert plan.main([*stacks.plan_args(), "--out", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     problems = [line for line in out.splitlines() if line.startswith("  - ")]
     assert len(problems) == 1, out
@@ -261,7 +262,7 @@ def test_diff_trees_reports_changed_added_and_removed_files(tmp_path: Path) -> N
 
 def test_export_ref_reads_the_repository_only(tmp_path: Path) -> None:
     plandiff.export_ref("HEAD", tmp_path)
-    assert (tmp_path / "__main__.py").is_file() and (tmp_path / "Pulumi.dev.yaml").is_file()
+    assert (tmp_path / "__main__.py").is_file() and (tmp_path / stacks.STACKS_ARG / "Pulumi.dev.yaml").is_file()
     with pytest.raises(RuntimeError, match="cannot export"):
         plandiff.export_ref("no-such-ref-anywhere", tmp_path / "x")
 
@@ -292,7 +293,7 @@ def test_custom_resources_of_a_crd_in_the_stack_are_checked_against_it(
     tmp_path: Path, no_schemas: schemas.Sources
 ) -> None:
     spawner = {"name": "hpc", "class": "dossier.spawners.Remote", "tenants": ["jhub"]}
-    report = plan.plan("dev", out=tmp_path, overrides={"dossier:spawners": [spawner]})
+    report = plan.plan("dev", stacks=stacks.STACKS, out=tmp_path, overrides={"dossier:spawners": [spawner]})
     assert report.ok, report.validation.problems
     result = report.result
     crs = [r for r in result.resources if r.inputs.get("kind") == "Spawner"]
@@ -305,7 +306,7 @@ def test_custom_resources_of_a_crd_in_the_stack_are_checked_against_it(
 def test_plan_diff_against_head_exits_0_and_writes_both_trees(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert plandiff.main(["--base", "HEAD", "--out", str(tmp_path)]) == 0
+    assert plandiff.main(["--base", "HEAD", "--stacks", stacks.STACKS_ARG, "--out", str(tmp_path)]) == 0
     assert (tmp_path / "base" / "dev" / "outputs.json").is_file()
     assert (tmp_path / "dev" / "outputs.json").is_file()
     assert "plan of dev:" in capsys.readouterr().err

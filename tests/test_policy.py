@@ -43,10 +43,9 @@ from offline.engine import (
     RunResult,
     encode,
     leaves,
-    read_stack_config,
     run,
-    run_stack,
 )
+from tests import stacks
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
 sys.path.insert(0, str(POLICY_DIR))  # as the Pulumi CLI runs the pack: its folder on sys.path
@@ -108,7 +107,7 @@ def analyze(resources: list[Registration]) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def preview_dev() -> RunResult:
-    return run_stack("dev", preview=True)
+    return stacks.run_stack("dev", preview=True)
 
 
 def test_the_pack_has_every_rule_of_the_issue() -> None:
@@ -276,7 +275,7 @@ def namespace_unprotected(result: RunResult) -> Registration:
 
 
 def research_tenant_unprotected(result: RunResult) -> Registration:
-    return replace(_one(result, "kubernetes:capsule.clastix.io/v1beta2:Tenant", "research-genomics-tenant"),
+    return replace(_one(result, "kubernetes:capsule.clastix.io/v1beta2:Tenant", "research-astro-tenant"),
                    protect=False)
 
 
@@ -296,7 +295,7 @@ def tenant_deletable(result: RunResult) -> Registration:
 
 
 def research_tenant_without_prevent_deletion(result: RunResult) -> Registration:
-    tenant = _one(result, "kubernetes:capsule.clastix.io/v1beta2:Tenant", "research-genomics-tenant")
+    tenant = _one(result, "kubernetes:capsule.clastix.io/v1beta2:Tenant", "research-astro-tenant")
     del tenant.inputs["spec"]["preventDeletion"]
     return tenant
 
@@ -357,7 +356,7 @@ def test_every_policy_has_a_failing_mutation() -> None:
 def test_data_protection_is_waived_only_in_the_dev_stack(dev: RunResult) -> None:
     # dev runs with protectData false and passes; the same config in any other stack fails.
     assert violations(POLICIES["data-protected"], dev.resources) == []
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     staging = run(config, stack="staging")
     flagged = {urn.rsplit("::", 1)[-1] for _, urn in violations(POLICIES["data-protected"], staging.resources)
                if urn}

@@ -10,7 +10,8 @@ from the program never cascades into users' namespaces. The dev stack
 
 from __future__ import annotations
 
-from offline.engine import RunResult, read_stack_config, run
+from offline.engine import RunResult, run
+from tests import stacks
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 TENANT = "kubernetes:capsule.clastix.io/v1beta2:Tenant"
@@ -52,7 +53,7 @@ def _retained(result: RunResult) -> set[tuple[str, str]]:
 
 def test_protect_data_defaults_to_true() -> None:
     # Protection must not depend on remembering a setting: an unset key protects.
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     config.pop("dossier:protectData", None)
     assert _protected(run(config, stack="prod")) >= PROTECTED
 
@@ -92,7 +93,7 @@ def test_the_destroy_guard_depends_on_every_resource(prod: RunResult) -> None:
 
 
 def test_dev_stack_protects_nothing(dev: RunResult) -> None:
-    assert read_stack_config("dev")["dossier:protectData"] is False
+    assert stacks.config("dev")["dossier:protectData"] is False
     assert _protected(dev) == set()
     assert _retained(dev) == set()
 

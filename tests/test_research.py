@@ -16,7 +16,8 @@ import pytest
 
 from components.config import ConfigError
 from offline import validate
-from offline.engine import Registration, RunResult, read_stack_config, reveal, run
+from offline.engine import Registration, RunResult, reveal, run
+from tests import stacks
 
 TENANT = "kubernetes:capsule.clastix.io/v1beta2:Tenant"
 ROLE = "keycloak:index/role:Role"
@@ -68,7 +69,7 @@ def _object(registration: Registration) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def genomics() -> RunResult:
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     config.update({"dossier:tenants": [GENOMICS], "dossier:spawners": [HPC]})
     return run(config)
 
@@ -85,7 +86,7 @@ def test_a_group_renders_one_client_role_of_the_hub_client(genomics: RunResult) 
     roles = _roles(genomics)
     assert list(roles) == ["genomics"]
     role = roles["genomics"]
-    assert {k: role.inputs[k] for k in ("realmId", "name")} == {"realmId": "dossier", "name": "genomics"}
+    assert {k: role.inputs[k] for k in ("realmId", "name")} == {"realmId": "science", "name": "genomics"}
     # keycloak.Role(client_id=<the client's internal id>) is a client role of that client: the
     # same id the tenants mapper is attached to, whose roles (of "jupyter") fill the claim.
     client = genomics.one(CLIENT)

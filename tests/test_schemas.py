@@ -23,6 +23,7 @@ import yaml
 from offline import checks, plan, schemas, validate
 from offline.engine import ROOT, RunResult
 from offline.schemas import PINS, SchemaUnavailable, Sources
+from tests import stacks
 
 TENANT = "capsule-tenant-v1beta2.schema.json"
 Z2JH_VALUES = "z2jh-2.0.0.values.yaml"
@@ -194,7 +195,7 @@ def test_plan_downloads_what_it_needs(
     monkeypatch.delenv(schemas.ENV_DIRECTORY, raising=False)
     monkeypatch.setenv(schemas.ENV_CACHE, str(tmp_path / "cache"))
     monkeypatch.setenv(schemas.ENV_MIRROR, server.url)
-    assert plan.main(["--stack", "dev", "--out", str(tmp_path / "build")]) == 0, capsys.readouterr().out
+    assert plan.main([*stacks.plan_args(), "--out", str(tmp_path / "build")]) == 0, capsys.readouterr().out
     needed = {*validate.CRD_SCHEMAS.values(), validate.Z2JH_SCHEMA, validate.Z2JH_VALUES, validate.POSTGRESQL_VALUES}
     assert {p.name for p in (tmp_path / "cache").iterdir()} == needed
     assert "not run" not in capsys.readouterr().out
@@ -207,21 +208,21 @@ def test_plan_in_a_clone_with_no_schemas_is_lowered_to_a_warning_only_when_asked
     elsewhere.mkdir()
     monkeypatch.setenv(schemas.ENV_DIRECTORY, str(elsewhere))
     out = str(tmp_path / "build")
-    assert plan.main(["--stack", "dev", "--out", out]) == 3
+    assert plan.main([*stacks.plan_args(), "--out", out]) == 3
     strict = capsys.readouterr().out
     assert f"not in DOSSIER_UPSTREAM ({elsewhere})" in strict and "plan incomplete:" in strict
-    assert plan.main(["--stack", "dev", "--out", out, "--allow-unchecked"]) == 0
+    assert plan.main([*stacks.plan_args(), "--out", out, "--allow-unchecked"]) == 0
     allowed = capsys.readouterr().out
     assert "check(s) did not run (--allow-unchecked):" in allowed and f"missing: {TENANT}" in allowed
     assert "Provide the schemas" not in allowed
     monkeypatch.setenv("DOSSIER_ALLOW_UNCHECKED", "1")
-    assert plan.main(["--stack", "dev", "--out", out]) == 0
+    assert plan.main([*stacks.plan_args(), "--out", out]) == 0
 
 
 def run_plan(tmp_path: Path, **environment: str) -> subprocess.CompletedProcess[str]:
     """``python -m offline.plan`` in its own process, with only the given schema sources."""
     env = {k: v for k, v in os.environ.items() if k not in SOURCE_VARIABLES} | environment
-    return subprocess.run([sys.executable, "-m", "offline.plan", "--stack", "dev", "--out", str(tmp_path / "build")],
+    return subprocess.run([sys.executable, "-m", "offline.plan", *stacks.plan_args(), "--out", str(tmp_path / "build")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -255,7 +256,7 @@ def test_plan_with_a_copy_of_the_pinned_files_checks_everything(
     monkeypatch.setenv(schemas.ENV_DIRECTORY, str(copy))
     monkeypatch.setenv(schemas.ENV_CACHE, str(tmp_path / "cache"))
     monkeypatch.setenv(schemas.ENV_MIRROR, unreachable_url)
-    assert plan.main(["--stack", "dev", "--out", str(tmp_path / "build")]) == 0
+    assert plan.main([*stacks.plan_args(), "--out", str(tmp_path / "build")]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith(" checks passed")
     assert not (tmp_path / "cache").exists()
 

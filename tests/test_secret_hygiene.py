@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from offline import plan
-from offline.engine import RunResult, Secret, leaves, read_stack_config
+from offline.engine import RunResult, Secret, leaves
+from tests import stacks
 
 
 def _config_secrets(stack: str) -> list[str]:
     # The stand-in hands each `secure:` key to the program as this placeholder (offline/engine.py).
-    return [f"offline-placeholder-for-{k}" for k, v in read_stack_config(stack).items() if isinstance(v, dict)
+    return [f"offline-placeholder-for-{k}" for k, v in stacks.config(stack).items() if isinstance(v, dict)
             and set(v) == {"secure"}]
 
 
@@ -98,7 +99,7 @@ def test_a_plain_copy_of_a_secret_is_caught() -> None:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_no_secret_in_the_offline_plan_files(tmp_path: Path, stack: str) -> None:
     # Not a preview: the stand-in generates the values, so there is something to leak.
-    report = plan.plan(stack, out=tmp_path, preview=False)
+    report = plan.plan(stack, stacks=stacks.STACKS, out=tmp_path, preview=False)
     secrets = _secret_values(report.result)
     files = [p for p in (tmp_path / stack).rglob("*") if p.is_file()]
     assert files, "the plan wrote no files"

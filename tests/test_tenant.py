@@ -47,7 +47,7 @@ def test_network_policy_egress_and_ingress(dev: RunResult) -> None:
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     assert policy["podSelector"] == {}
     assert policy["egress"] == [
-        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["252.0.0.0/8", "172.17.7.0/24", "172.20.7.0/24"]}}]}
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["198.18.0.0/15", "10.96.0.0/12"]}}]}
     ]
     assert policy["ingress"] == [
         {

@@ -1,4 +1,4 @@
-"""The URN of every resource of the dev stack is pinned in ``tests/fixtures/urns.dev.txt``.
+"""The URN of every resource of the tests' dev stack is pinned in ``tests/fixtures/urns.dev.txt``.
 
 Pulumi identifies a resource by its URN (stack, project, parent type chain,
 type, logical name). A change to any of them — renaming a logical name, moving a
@@ -6,6 +6,10 @@ resource to another component, changing a component's type token — makes
 ``pulumi up`` delete the old resource and create a new one: for the database,
 the namespace or a tenant that loses data. This test turns such a change into a
 CI failure until it is either reverted or made safe with ``aliases=``.
+
+The stack is the tests' own (``tests/fixtures/stacks/Pulumi.dev.yaml``), not the
+user's ``Pulumi.dev.yaml``: a change to a user's stack file (names, research
+groups, nodes) never touches the pin; a change to the program does.
 
 Regenerate the pin after an intended change (new resources, or a rename with
 its alias in place)::
@@ -19,11 +23,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from offline.engine import RunResult, run_stack
+from offline.engine import RunResult
+from tests import stacks
 
 PIN = Path(__file__).parent / "fixtures" / "urns.dev.txt"
 HEADER = (
-    "# Every URN of the dev stack (tests/test_urns.py). A changed URN is a delete + create:\n"
+    "# Every URN of the tests' dev stack, tests/fixtures/stacks/Pulumi.dev.yaml (tests/test_urns.py).\n"
+    "# A changed URN is a delete + create:\n"
     "# add aliases= first, then regenerate: UPDATE_URN_PIN=1 .venv/bin/python -m pytest tests/test_urns.py\n"
 )
 
@@ -42,7 +48,7 @@ def write_pin(urns: list[str]) -> None:
 
 
 def explain(removed: list[str], added: list[str]) -> str:
-    lines = ["The dev stack's URNs differ from tests/fixtures/urns.dev.txt."]
+    lines = ["The URNs of the tests' dev stack (tests/fixtures/stacks) differ from tests/fixtures/urns.dev.txt."]
     if removed:
         lines.append("Gone from the program (pulumi up would DELETE these):")
         lines += [f"  - {urn}" for urn in removed]
@@ -89,5 +95,5 @@ def test_pin_explains_how_to_keep_a_renamed_resource() -> None:
 
 
 if __name__ == "__main__":
-    write_pin(current_urns(run_stack("dev")))
+    write_pin(current_urns(stacks.run_stack("dev")))
     print(f"wrote {PIN}")

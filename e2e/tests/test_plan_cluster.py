@@ -1,8 +1,8 @@
 """``make plan SCHEMAS=cluster`` against a real API server (``offline/cluster.py``, docs/schemas.md).
 
 The offline tests (``tests/test_cluster.py``) read recorded answers; here the
-plan of the dev stack reads the three CRDs from a real kube-apiserver through
-the stack's own context (``kubernetes:context: dossier-dev``) of a kubeconfig
+plan of the tests' dev stack (``tests/fixtures/stacks``) reads the three CRDs from a
+real kube-apiserver through the stack's own ``kubernetes:context`` of a kubeconfig
 whose current context points elsewhere. The CRDs are installed from the pinned
 schemas, so the plan must pass; then the Tenant CRD is replaced by one without
 ``spec.ingressOptions`` (an older Capsule) and the plan must fail naming that
@@ -25,9 +25,10 @@ from e2e.servers import CertificateAuthority, Cluster, Supervisor, start_cluster
 from e2e.servers.supervisor import free_port
 from offline import cluster as cluster_schemas
 from offline import plan, schemas, validate
+from tests import stacks
 
 pytestmark = pytest.mark.e2e
-CONTEXT = "dossier-dev"  # Pulumi.dev.yaml's kubernetes:context
+CONTEXT = stacks.config("dev")["kubernetes:context"]
 TENANT = ("capsule.clastix.io/v1beta2", "Tenant")
 
 
@@ -55,7 +56,7 @@ def _kubeconfig(tmp_path: Path, cluster: Cluster, token: str | None = None) -> P
 def _plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
           kubeconfig: Path) -> tuple[int, str]:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    code = plan.main(["--stack", "dev", "--out", str(tmp_path / "build"), "--schemas", "cluster"])
+    code = plan.main([*stacks.plan_args(), "--out", str(tmp_path / "build"), "--schemas", "cluster"])
     return code, capsys.readouterr().out
 
 
