@@ -9,12 +9,13 @@ registered. The model is in ``config_model.py`` (with its sections
 ``config_types.py``, tolerations in ``config_placement.py`` and the check of
 local chart mirrors in ``config_charts.py``.
 
-Provider settings (``kubernetes:*``, ``keycloak:*``) are left to the providers.
+The keys of the providers' namespaces (``kubernetes:``, ``keycloak:``, ``random:``) are
+checked too, against the settings each provider's SDK declares (``config_providers.py``);
+their values are left to the providers.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from components.config_model import (
     StackConfig,
 )
 from components.config_placement import Toleration, core_pod_tolerations
+from components.config_providers import did_you_mean, provider_problems
 from components.config_types import FieldProblemsError, Kind
 
 __all__ = [
@@ -115,8 +117,18 @@ def _describe(errors: list[Any]) -> list[str]:
             continue
         expected = _EXPECTED.get(err["type"])
         msg = expected.format(**(err.get("ctx") or {})) if expected else err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_type" and isinstance(err.get("input"), bool | int | float):
+            msg += _quote_hint(loc, err["input"])
         problems.append(f"{key_path(loc)}: {msg} (got {_show(err.get('input'))})")
     return problems
+
+
+def _quote_hint(loc: tuple[int | str, ...], value: bool | int | float) -> str:
+    """How to write a string YAML read as a number or a boolean (a quantity such as cpu: 64)."""
+    if isinstance(value, bool):
+        return "; YAML reads true/false, yes/no and on/off as booleans: write the value quoted"
+    key = next((str(part) for part in reversed(loc) if isinstance(part, str)), "key")
+    return f'; YAML reads {_show(value)} as a number: write it quoted, {key}: "{_show(value)}"'
 
 
 def _suggest(loc: tuple[int | str, ...]) -> str:
@@ -125,11 +137,7 @@ def _suggest(loc: tuple[int | str, ...]) -> str:
     head = typo.split(".", 1)[0]
     if len(loc) == 1 and "." in typo and head in known:
         return f"; did you mean {head!r}? Set a nested value with `pulumi config set --path '{NAMESPACE}:{typo}'`"
-    by_lower = {k.lower(): k for k in known}
-    hint = difflib.get_close_matches(typo.lower(), list(by_lower), n=1, cutoff=0.6)
-    if hint:
-        return f"; did you mean {by_lower[hint[0]]!r}?"
-    return f"; known keys: {', '.join(known)}"
+    return did_you_mean(typo, known)
 
 
 def known_keys(loc: tuple[int | str, ...] = ()) -> list[str]:
@@ -175,13 +183,17 @@ def parse(raw: Mapping[str, str]) -> StackConfig:
         raise ConfigError(_describe(exc.errors())) from None
 
 
-def _raw_namespace() -> dict[str, str]:
-    """Every ``dossier:*`` key the engine passed to this program, unknown ones included."""
+def _engine_keys() -> set[str]:
+    """Every config key the engine passed to this program, of every namespace, unknown ones included."""
     # pulumi.Config can only get keys it is asked for; an unknown key (a typo) must be
     # an error too, so list what the engine sent. Ref: pulumi/runtime/config.py.
     from pulumi.runtime import config as runtime_config
 
-    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+
+
+def _raw_namespace(keys: set[str]) -> dict[str, str]:
+    """Every ``dossier:*`` key of ``keys`` with its value as the engine passed it."""
     prefix = f"{NAMESPACE}:"
     cfg = pulumi.Config(NAMESPACE)
     raw: dict[str, str] = {}
@@ -194,5 +206,16 @@ def _raw_namespace() -> dict[str, str]:
 
 
 def load() -> StackConfig:
-    """Read and validate the stack's ``dossier:`` config; raise ``ConfigError`` listing every problem."""
-    return parse(_raw_namespace())
+    """Read and validate the stack's config; raise ``ConfigError`` listing every problem.
+
+    The ``dossier:`` keys against the model, the providers' keys against their SDKs' settings.
+    """
+    keys = _engine_keys()
+    problems = provider_problems(keys)
+    try:
+        config = parse(_raw_namespace(keys))
+    except ConfigError as exc:
+        raise ConfigError(exc.problems + problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from components.config_jupyterhub import JupyterHubConfig
+from components.config_namespaces import too_long
 from components.config_postgresql import PostgresConfig
 from components.config_types import (
     SPAWNER_QUANTITY,
@@ -236,7 +237,9 @@ class StackConfig(Model):
     keycloak: KeycloakConfig = Field(description="The hub's Keycloak client.")
     postgresql: PostgresConfig = Field(default_factory=PostgresConfig, description="The hub's database.")
     jupyterhub: JupyterHubConfig = Field(default_factory=JupyterHubConfig, description="The hub.")
-    tenant: TenantConfig = Field(default_factory=TenantConfig, description="The hub's own Capsule tenant.")
+    tenant: TenantConfig = Field(
+        default_factory=TenantConfig, validate_default=True, description="The hub's own Capsule tenant."
+    )
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="Certificate and HTTPProxy.")
     nodes: NodesConfig = Field(default_factory=NodesConfig, description="Node pools (hub.jupyter.org/node-purpose).")
     protectData: StrictBool = Field(True, description="Protect data-bearing resources against deletion.")
@@ -250,6 +253,15 @@ class StackConfig(Model):
 
     # Field validators run in field order and see the fields validated before them in
     # ``info.data``; each check runs when what it compares against is valid.
+    @field_validator("tenant")
+    @classmethod
+    def _hub_tenant_fits(cls, tenant: TenantConfig, info: ValidationInfo) -> TenantConfig:
+        # Users without a research group start their notebooks in the hub's own tenant.
+        problem = too_long(tenant.name, info.data["namespace"]) if "namespace" in info.data else None
+        if problem:
+            raise FieldProblemsError([(("name",), problem, tenant.name)])
+        return tenant
+
     @field_validator("tenants")
     @classmethod
     def _unique_tenants(cls, tenants: list[ResearchTenant], info: ValidationInfo) -> list[ResearchTenant]:
@@ -272,6 +284,9 @@ class StackConfig(Model):
                 for i, name in enumerate(names)
                 if name == hub.name
             ]
+        if "namespace" in info.data:
+            problems += [((i, "name"), problem, name) for i, name in enumerate(names)
+                         if (problem := too_long(name, info.data["namespace"]))]
         if problems:
             raise FieldProblemsError(problems)
         return tenants

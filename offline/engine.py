@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
@@ -41,6 +40,8 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from offline import stackfile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "dossier"
@@ -364,17 +365,15 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
 
 
 def stack_file(stack: str, root: Path = ROOT) -> Path:
-    return root / f"Pulumi.{stack}.yaml"
-
-
-#: libyaml when PyYAML has it (safe loading either way; the pure-Python parser is ~3x slower).
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return stackfile.stack_file(stack, root)
 
 
 def read_stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
-    """The ``config:`` map of ``Pulumi.<stack>.yaml`` (values as written, ``secure:`` kept)."""
-    document = yaml.load(stack_file(stack, root).read_text(), Loader=_YAML_LOADER) or {}
-    return dict(document.get("config") or {})
+    """The ``config:`` map of ``Pulumi.<stack>.yaml`` (values as written, ``secure:`` kept).
+
+    Raises ``stackfile.StackFileError`` for a file the CLI would refuse (a key given twice, bad YAML).
+    """
+    return stackfile.read_stack_config(stack, root)
 
 
 def _flatten(config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:

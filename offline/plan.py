@@ -21,14 +21,14 @@ The upstream files the checks need are pinned in ``pins.yaml`` (``offline/pins.p
 ``print_report`` then prints the program's version (its ``VERSION`` file), the
 resource tree grouped by component, the stack outputs (secrets as ``[secret]``,
 unknowns as ``(known after apply)``), the problems and a summary line. ``main``
-exits 1 when a check found a problem, 2 on a config error or a bad pins file (its
-message only), and 3 when a check could not run (its schema missing: see
-``offline/schemas.py`` and ``docs/schemas.md``), naming what is missing and the
-three ways to provide it; ``--allow-unchecked`` (or ``DOSSIER_ALLOW_UNCHECKED=1``)
-lowers that to a warning.
+exits 1 when a check found a problem, 2 on a config error, a bad pins file or a stack
+file the CLI would refuse (a key given twice, bad YAML; its message only), and 3
+when a check could not run (its schema missing: see ``offline/schemas.py`` and
+``docs/schemas.md``), naming what is missing and the three ways to provide it;
+``--allow-unchecked`` (or ``DOSSIER_ALLOW_UNCHECKED=1``) lowers that to a warning.
 
 Usage: ``python -m offline.plan --stack dev [--out build] [--kubernetes-version 1.30.0]
-[--schemas pinned|cluster] [--allow-unchecked]``.
+[--root .] [--stacks .] [--schemas pinned|cluster] [--allow-unchecked]``.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from offline.registration import (
     short_type,
 )
 from offline.render import render_files, write_files
+from offline.stackfile import StackFileError
 
 # --- the pipeline ---------------------------------------------------------------------
 
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = plan(args.stack, out=args.out, kubernetes_version=args.kubernetes_version, preview=args.preview,
                       root=args.root.resolve(), stacks=(args.root / args.stacks).resolve(), schemas_from=args.schemas)
-    except (pulumi.RunError, UsageError, pins.PinsError) as exc:  # ConfigError, PinsError: every problem listed
+    except (pulumi.RunError, UsageError, pins.PinsError, StackFileError) as exc:  # each lists every problem
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_report(report, allow_unchecked=args.allow_unchecked)

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from components.config import NAMESPACE, StackConfig, parse
+from components.config_providers import provider_problems
 from offline import config_doc
 from offline.engine import ROOT, read_stack_config
 from tests import stacks
@@ -107,9 +108,12 @@ def test_the_table_has_a_row_for_every_nested_key() -> None:
 @pytest.mark.parametrize("stack_file", sorted(ROOT.glob("Pulumi.*.yaml")) + sorted(stacks.STACKS.glob("Pulumi.*.yaml")),
                          ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_stack_files_are_valid(stack_file: Path) -> None:
-    # The user's stack files (whatever their values) and the tests' own: every dossier: key valid.
+    # The user's stack files (whatever their values) and the tests' own: readable as the CLI reads them (no key
+    # given twice), every dossier: key valid, every provider key one its provider takes.
     stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    parse(_raw(read_stack_config(stack, stack_file.parent)))
+    config = read_stack_config(stack, stack_file.parent)
+    parse(_raw(config))
+    assert provider_problems(config) == []
 
 
 def test_the_tests_prod_stack_is_production_shaped() -> None:

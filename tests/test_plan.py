@@ -242,6 +242,27 @@ def test_config_error_exits_2_without_traceback(tmp_path: Path) -> None:
     assert not (tmp_path / "build").exists()
 
 
+@pytest.mark.parametrize(("fixture", "says"), [
+    ("error.file-tab.yaml", "/Pulumi.dev.yaml: cannot be read (1 problem(s)):\n  - line 9, column 1: "),
+    ("error.file-duplicate-key.yaml", "  - dossier:tenants: given twice, on lines 11 and 15;"),
+    ("error.provider-kubernetes-typo.yaml", "  - kubernetes:contxt: unknown key of the kubernetes provider; "
+                                            "did you mean 'context'?"),
+])
+def test_a_stack_file_the_cli_would_refuse_exits_2_without_traceback(tmp_path: Path, fixture: str, says: str) -> None:
+    # The error fixtures as a user's Pulumi.dev.yaml, planned from the shell as `make plan` does.
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    shutil.copy(ROOT / "tests" / "fixtures" / "config" / fixture, stacks / "Pulumi.dev.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "offline.plan", "--stacks", str(stacks), "--out", str(tmp_path / "build")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert done.stderr.startswith("error: ") and says in done.stderr, done.stderr
+    assert not (tmp_path / "build").exists()
+
+
 # --- plan-diff ---------------------------------------------------------------------------
 
 
