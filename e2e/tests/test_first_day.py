@@ -11,6 +11,9 @@ for it, measured); ``<secret>`` is filled in. The passphrase comes from
 ``PULUMI_CONFIG_PASSPHRASE``, as in a CI job. Then ``make plan STACK=prod``
 runs in the copy on what the CLI wrote.
 
+A second test sets a mistyped provider key with the real CLI and runs ``pulumi preview``:
+the program refuses it before anything is registered (``components/config_providers.py``).
+
 It proves what the offline tests cannot: the example stack loads in the real
 CLI as it is (no ``secure:`` value, no salt of another stack), ``stack init``
 keeps its values, each ``config set`` changes exactly its key (``--path``
@@ -110,3 +113,31 @@ def test_first_day_as_documented_with_the_real_cli(tmp_path: Path) -> None:
     assert "not run" not in plan.stdout and "not checked" not in plan.stdout
     assert secret not in plan.stdout + plan.stderr
     assert "hub.example.org" in (project / "build" / "prod" / "resources.yaml").read_text()
+
+
+def test_a_provider_key_typo_is_refused_by_the_program_under_the_real_cli(tmp_path: Path) -> None:
+    """The program's own check of the providers' keys, under the real engine: a preview stops at the start.
+
+    No server is needed: the program refuses before it registers anything (the engine's
+    default providers, which would read the keys, are never made).
+    """
+    tools = toolchain(["pulumi", "language-python", "kubernetes", "keycloak", "random"])
+    project, home, backend = project_copy(tmp_path / "dossier-stack"), tmp_path / "pulumi-home", tmp_path / "state"
+    backend.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KUBECONFIG"))}
+    env.update(PATH=tools.path(), PULUMI_HOME=str(home), PULUMI_CONFIG_PASSPHRASE="first-day-passphrase",
+               PULUMI_SKIP_UPDATE_CHECK="true")
+    lines = [f"pulumi login file://{backend}", "pulumi stack init prod",
+             "pulumi config set kubernetes:contxt my-cluster",
+             f"pulumi config set --secret keycloak:clientSecret {secrets.token_hex(8)}"]
+    done = _run(["bash", "-c", "\n".join(["set -euo pipefail", *lines])], project, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    preview = _run(["pulumi", "preview", "--stack", "prod", "--non-interactive"], project, env)
+    out = preview.stdout + preview.stderr
+    assert preview.returncode != 0, out
+    assert "invalid stack configuration (1 problem(s)):" in out, out
+    assert "kubernetes:contxt: unknown key of the kubernetes provider; did you mean 'context'?" in out, out
+    assert "Traceback" not in out
+    # Only the stack itself: no provider and no resource was registered.
+    assert "+ 1 to create" in out and "pulumi:providers:" not in out, out
