@@ -125,6 +125,8 @@ def build_env(cache: Path) -> dict[str, str]:
         PIP_CACHE_DIR=str(cache / "pip"),
         # The CLI logs every command, `pulumi version` too, into PULUMI_HOME/logs: not the user's ~/.pulumi.
         PULUMI_HOME=str(pulumi_home(cache)),
+        # The project's interpreter, for `python -m e2e.upstream` (a piece's upstream sources).
+        DOSSIER_E2E_PYTHON=sys.executable,
     )
     return env
 

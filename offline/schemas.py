@@ -23,7 +23,7 @@ by ``offline/cluster.py``.
 
 ``python -m offline.schemas`` shows where each pinned file comes from (and
 fetches what is missing); ``python -m offline.schemas pin FILE...`` prints the
-canonical SHA-256 of files, to refresh a pin.
+canonical SHA-256 of files, to refresh a pin (of a ``.tar.gz``: its ``tree`` digest).
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ class Pin:
     #: ``file``: the download is the file; ``tgz:<member>``: a member of a chart archive;
     #: ``crd:<Kind>/<version>``: ``spec.versions[name=version].schema.openAPIV3Schema`` of that CRD.
     extract: str
-    #: SHA-256 of the canonical form (``bytes``: of the file as it is).
+    #: SHA-256 of the canonical form (``bytes``: of the file as it is; ``tree``: of a source archive's files).
     sha256: str
-    form: Literal["json", "yaml", "bytes"]
+    form: Literal["json", "yaml", "bytes", "tree"]
 
 
 class _PinnedFiles(Mapping[str, Pin]):
@@ -111,16 +111,45 @@ def canonical(value: Any) -> bytes:
 
 
 def parse(data: bytes, form: str) -> Any:
-    """The document in ``data`` (``bytes``: the text as it is)."""
+    """The document in ``data`` (``bytes``: the text as it is; ``tree``: the archive's bytes)."""
     if form == "json":
         return json.loads(data)
     if form == "yaml":
         return yaml.load(data, Loader=_YAML_LOADER)
+    if form == "tree":
+        return data
     return data.decode()
 
 
+def tree_digest(data: bytes) -> str:
+    """SHA-256 of the files of a gzipped tar of a source tree, whatever its top folder's name and its packing.
+
+    A forge's archive of a commit (``<repo>-<commit>/``) and ``git archive --prefix=<repo>/`` of the same
+    commit hold the same files under different names, compressed differently: the digest covers each
+    file's path below the top folder, its executable bit and content (a symlink's target), in path order.
+    """
+    entries: list[bytes] = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        for member in archive:
+            path = member.name.split("/", 1)[1] if "/" in member.name else ""
+            if not path or member.isdir():
+                continue
+            if member.issym():
+                entries.append(b"l " + path.encode() + b"\0" + member.linkname.encode())
+            elif member.isfile():
+                handle = archive.extractfile(member)
+                content = handle.read() if handle is not None else b""
+                kind = b"x " if member.mode & 0o111 else b"f "
+                entries.append(kind + path.encode() + b"\0" + hashlib.sha256(content).hexdigest().encode())
+            else:
+                raise ValueError(f"{member.name}: neither a file, a folder nor a symlink")
+    return hashlib.sha256(b"\n".join(sorted(entries))).hexdigest()
+
+
 def digest(data: bytes, form: str) -> str:
-    """The SHA-256 a pin holds for ``data``: of its canonical form, or of the bytes for ``bytes``."""
+    """The SHA-256 a pin holds for ``data``: of its canonical form (``bytes``: of the bytes; ``tree``: of the files)."""
+    if form == "tree":
+        return tree_digest(data)
     return hashlib.sha256(data if form == "bytes" else canonical(parse(data, form))).hexdigest()
 
 
@@ -128,8 +157,8 @@ def _verified(pin: Pin, data: bytes, where: str) -> Any:
     """The parsed document, or a refusal naming ``where`` when it does not match the pin."""
     try:
         value = parse(data, pin.form)
-        found = hashlib.sha256(data if pin.form == "bytes" else canonical(value)).hexdigest()
-    except (ValueError, yaml.YAMLError) as exc:
+        found = digest(data, pin.form)
+    except (ValueError, yaml.YAMLError, tarfile.TarError, EOFError, OSError) as exc:
         raise SchemaUnavailable(pin.name, [f"refused {where}: not {pin.form.upper()} ({exc})"], refused=True) from exc
     if found != pin.sha256:
         raise SchemaUnavailable(pin.name, [
@@ -197,7 +226,7 @@ class Sources:
 
 
 _lock = threading.Lock()
-_memo: dict[tuple[Sources, str], tuple[Path, str, Any] | SchemaUnavailable] = {}
+_memo: dict[tuple[Sources, Pin], tuple[Path, str, Any] | SchemaUnavailable] = {}
 _unreachable: dict[tuple[Sources, str], str] = {}  # (sources, host) -> why: one failed connection per host
 
 
@@ -249,8 +278,8 @@ def _resolve(sources: Sources, pin: Pin) -> tuple[Path, str, Any]:
         raise SchemaUnavailable(pin.name, [*reasons, f"download of {url} failed: {exc}"]) from exc
     value = _verified(pin, data, f"the download of {url}")
     try:
-        sources.cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=sources.cache, prefix=f".{pin.name}.", delete=False) as tmp:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=f".{cached.name}.", delete=False) as tmp:
             tmp.write(data)
         os.replace(tmp.name, cached)
     except OSError as exc:
@@ -261,15 +290,20 @@ def _resolve(sources: Sources, pin: Pin) -> tuple[Path, str, Any]:
 
 def resolve(name: str, sources: Sources | None = None) -> tuple[Path, str, Any]:
     """(local path, source, parsed document) of the pinned file ``name``, looked up once per process."""
+    return resolve_pin(PINS[name], sources)
+
+
+def resolve_pin(pin: Pin, sources: Sources | None = None) -> tuple[Path, str, Any]:
+    """``resolve`` for a pin of another list than ``PINS`` (the end-to-end sources, ``e2e/upstream.py``)."""
     sources = sources or Sources.from_env()
     with _lock:
-        found = _memo.get((sources, name))
+        found = _memo.get((sources, pin))
         if found is None:
             try:
-                found = _resolve(sources, PINS[name])
+                found = _resolve(sources, pin)
             except SchemaUnavailable as exc:
                 found = exc
-            _memo[(sources, name)] = found
+            _memo[(sources, pin)] = found
     if isinstance(found, SchemaUnavailable):
         raise found
     return found
@@ -315,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "pin":
         for file in args.files:
-            form = PINS[file.name].form if file.name in PINS else "json" if file.suffix == ".json" else "yaml"
+            form = (PINS[file.name].form if file.name in PINS else "json" if file.suffix == ".json"
+                    else "tree" if file.name.endswith(".tar.gz") else "yaml")
             print(f"{digest(file.read_bytes(), form)}  {file}  ({form})")
         return 0
     missing = 0
