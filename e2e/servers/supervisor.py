@@ -13,8 +13,8 @@ The folder is removed at the end unless ``keep=True`` or ``DOSSIER_E2E_KEEP=1``.
 
 Every wait has a limit: ``wait_until`` raises ``ServerStartError`` naming the
 server, the limit and the last lines of its log. ``tool()`` finds a program of
-a built toolchain piece or raises ``MissingToolError`` naming the piece and
-``make e2e-tools``. ``claim_port()`` gives a free port on 127.0.0.1, or checks
+a built toolchain piece (``piece_file()`` any file of it) or raises
+``MissingToolError`` naming the piece and ``make e2e-tools``. ``claim_port()`` gives a free port on 127.0.0.1, or checks
 a fixed one (``PortInUseError``: "port N in use").
 """
 
@@ -69,6 +69,11 @@ def _environment_id() -> str:
 
 def tool(piece: str, program: str) -> Path:
     """``program`` from the built piece ``e2e/toolchain/<piece>/`` in the per-user cache (never builds)."""
+    return piece_file(piece, f"bin/{program}")
+
+
+def piece_file(piece: str, relative: str) -> Path:
+    """A file or folder of the built piece ``e2e/toolchain/<piece>/`` (``bin/...``, ``lib/...``; never builds)."""
     from e2e import tools
 
     try:
@@ -76,10 +81,10 @@ def tool(piece: str, program: str) -> Path:
     except tools.ToolchainError as exc:
         raise MissingToolError(f"no toolchain piece {piece!r} ({exc})") from None
     home = tools.cache_root() / "pieces" / f"{piece}-{found.key(_environment_id())}"
-    path = home / "bin" / program
+    path = home / relative
     if not (home / "VERSION").is_file() or not path.exists():
         raise MissingToolError(
-            f"{program} is not built: toolchain piece e2e/toolchain/{piece} is not in the cache ({home}); "
+            f"{Path(relative).name} is not built: toolchain piece e2e/toolchain/{piece} is not in the cache ({home}); "
             f"run `make e2e-tools` (or `python -m e2e.tools --only {piece}`)"
         )
     return path
