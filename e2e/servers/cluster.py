@@ -36,6 +36,8 @@ from e2e.servers.crds import install_crds, kube_request
 from e2e.servers.supervisor import HOST, Process, Supervisor, claim_port, free_port, tool
 
 ADMIN_USER = "admin"
+#: The Services' cluster IPs (--service-cluster-ip-range); nothing routes them but the pods' network (pods/).
+SERVICE_CIDR = "10.96.0.0/16"
 LIMITED_USER = "e2e-limited"
 ETCD_LIMIT = 60.0
 APISERVER_LIMIT = 180.0
@@ -182,7 +184,7 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={service_accounts.cert_path}",
         f"--service-account-signing-key-file={service_accounts.key_path}",
-        "--service-cluster-ip-range=10.96.0.0/16",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
         # No endpoint reconciler (nothing to publish) and no ServiceAccount admission (no token controller).
         "--endpoint-reconciler-type=none", "--disable-admission-plugins=ServiceAccount",
         "--profiling=false",

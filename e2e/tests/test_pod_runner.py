@@ -37,6 +37,7 @@ pytestmark = pytest.mark.e2e
 NAMESPACE = "jhub"
 NODE = "core-0"
 SINGLEUSER = "jupyterhub/k8s-singleuser-sample:2.0.0"
+HUB = "alphaunito/dossier:0.0.1-alpha"
 CHP = "jupyterhub/configurable-http-proxy:4.5.3"
 SA_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -64,7 +65,7 @@ PROBE = textwrap.dedent('''
                 return pod_local.getpeername()[0]
         except OSError as exc:
             return f"refused: {exc}"
-    server = http.server.HTTPServer(("0.0.0.0", 8888), http.server.BaseHTTPRequestHandler)
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 8888), http.server.BaseHTTPRequestHandler)
     report = {
         "env": dict(os.environ), "uid": os.getuid(), "gid": os.getgid(), "groups": sorted(os.getgroups()),
         "cwd": os.getcwd(), "hostname": socket.gethostname(), "listening": server.server_address,
@@ -72,13 +73,48 @@ PROBE = textwrap.dedent('''
         "sa_names": sorted(os.listdir(sa)), "secret_names": sorted(os.listdir("/usr/local/etc/jupyterhub/secret")),
         "writable_home": os.access(os.environ["HOME"], os.W_OK),
     }
+    def fetch(url, **kwargs):  # through the pod's hosts file and routes, or the images' trust
+        try:
+            return urllib.request.urlopen(url, timeout=5, **kwargs).read().decode()
+        except OSError as exc:
+            return f"failed: {exc}"
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body = json.dumps({**report, "localhost_8001": localhost()}).encode()
+            if self.path == "/ping":
+                body = b"pong"
+            else:
+                body = json.dumps({**report, "localhost_8001": localhost(),
+                                   "via_name": fetch("http://hub:8081/ping"),
+                                   "via_fqdn": fetch("http://hub.jhub.svc.cluster.local:8081/ping"),
+                                   "no_endpoint": fetch("http://proxy-api:8001/"),
+                                   "default_trust": fetch(api + "/version", context=ssl.create_default_context()),
+                                   }).encode()
             self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
             self.wfile.write(body)
     server.RequestHandlerClass = Handler
     server.serve_forever()
+''')
+
+
+HUB_PROBE = textwrap.dedent('''
+    import http.server, json, os, sys
+    from tornado.httpclient import AsyncHTTPClient, HTTPClient
+    import dossier.app
+    AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")  # as z2jh's config does
+    url = f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}/version"
+    try:
+        answer = HTTPClient().fetch(url)
+        seen = {"status": answer.code, "version": json.loads(answer.body)["gitVersion"]}
+    except Exception as exc:
+        seen = {"error": str(exc)}
+    seen["client"] = type(AsyncHTTPClient()).__name__
+    seen["prefix"] = sys.prefix
+    body = json.dumps(seen).encode()
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+            self.wfile.write(body)
+    http.server.HTTPServer(("0.0.0.0", 8090), Handler).serve_forever()
 ''')
 
 
@@ -121,20 +157,23 @@ def cluster() -> Iterator[tuple[Supervisor, Cluster]]:
         create("secrets", {"metadata": {"name": "hub"}, "data": {
             "values.yaml": b64("hub:\n  db:\n    password: pw\n"),
             "hub.config.ConfigurableHTTPProxy.auth_token": b64("the-proxy-token")}})
-        for name, port in (("hub", 8081), ("proxy-api", 8001)):
+        # The hub Service leads to the probe's port.
+        for name, port, target in (("hub", 8081, 8888), ("proxy-api", 8001, 8001)):
             create("services", {"metadata": {"name": name}, "spec": {
-                "ports": [{"port": port, "targetPort": port}], "selector": {"component": name}}})
+                "ports": [{"port": port, "targetPort": target}], "selector": {"component": name}}})
         yield supervisor, cluster
 
 
-def create_pod(cluster: Cluster, name: str, spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """A Pod bound to the node, its status set as kwok sets it (Running, an IP on loopback)."""
+def create_pod(cluster: Cluster, name: str, spec: dict[str, Any],
+               labels: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
+    """A Pod bound to the node, its status set as kwok sets it (Running and Ready, an IP on loopback)."""
     api = cluster.api_client()
-    pod = kube_request(api, "POST", f"/api/v1/namespaces/{NAMESPACE}/pods",
-                       {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"nodeName": NODE,
-                                                                                                 **spec}})
+    pod = kube_request(api, "POST", f"/api/v1/namespaces/{NAMESPACE}/pods", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"nodeName": NODE, **spec}})
     ip = free_loopback_ip()
-    status = {"phase": "Running", "hostIP": "127.0.0.1", "podIP": ip, "podIPs": [{"ip": ip}]}
+    status = {"phase": "Running", "hostIP": "127.0.0.1", "podIP": ip, "podIPs": [{"ip": ip}],
+              "conditions": [{"type": "Ready", "status": "True"}]}
     core = client.CoreV1Api(api)
     core.patch_namespaced_pod_status(name, NAMESPACE, {"status": status})
     return pod, ip
@@ -183,6 +222,9 @@ def hub_like(cluster: tuple[Supervisor, Cluster]) -> Iterator[tuple[RunningPod, 
                  {"mountPath": "/usr/local/etc/jupyterhub/config/", "name": "config"},
                  {"mountPath": "/usr/local/etc/jupyterhub/secret/", "name": "secret"},
                  {"mountPath": "/home/jovyan", "name": "home"}]},
+            # Dossier's hub image: its Python, the chart's curl client through the images' trust.
+            {"name": "hub", "image": HUB, "command": ["python3", "-c", HUB_PROBE],
+             "securityContext": {"runAsUser": 1000, "runAsGroup": 1000}, "ports": [{"containerPort": 8090}]},
             # z2jh 2.0.0's proxy container: its command as the proxy Deployment gives it.
             {"name": "chp", "image": CHP,
              "command": ["configurable-http-proxy", "--ip=", "--api-ip=", "--api-port=8001",
@@ -193,11 +235,13 @@ def hub_like(cluster: tuple[Supervisor, Cluster]) -> Iterator[tuple[RunningPod, 
              "securityContext": {"runAsUser": 65534, "runAsGroup": 65534}},
         ],
     }
-    pod, ip = create_pod(api_cluster, "hub-like", spec)
-    runner = PodRunner(api_cluster, supervisor)
+    pod, ip = create_pod(api_cluster, "hub-like", spec, labels={"component": "hub"})
+    runner = PodRunner(api_cluster, supervisor, trust=api_cluster.ca_cert)
     running = runner.start(NAMESPACE, "hub-like")
+    runner.refresh()  # the pod is Running and Ready: the hub Service, whose selector picks it, leads to it
     wait_for(f"http://{ip}:8001/api/routes", headers={"Authorization": "token the-proxy-token"})
     report = wait_for(f"http://{ip}:8888/").json()
+    report["hub"] = wait_for(f"http://{ip}:8090/").json()
     yield running, pod, report
     runner.stop(running)
 
@@ -292,6 +336,22 @@ def test_the_process_listens_on_the_pod_ip_and_reaches_its_pod_on_localhost(
     chp = running.containers["chp"].pid
     listening = {line.split()[3] for line in os.popen("ss -Hltnp").read().splitlines() if f"pid={chp}," in line}
     assert listening == {f"[::ffff:{running.ip}]:8000", f"[::ffff:{running.ip}]:8001"}
+
+
+def test_services_resolve_and_route_and_the_images_trust_the_runs_ca(
+    hub_like: tuple[RunningPod, dict[str, Any], dict[str, Any]]
+) -> None:
+    _, _, report = hub_like
+    # The hub Service by its short and full names, through its cluster IP, to its endpoint (the probe itself).
+    assert (report["via_name"], report["via_fqdn"]) == ("pong", "pong")
+    # proxy-api selects no pod: its cluster IP refuses, as kube-proxy refuses a Service without endpoints.
+    assert report["no_endpoint"] == "failed: <urlopen error [Errno 111] Connection refused>"
+    # Python's default trust, and the chart's curl client in Dossier's hub image, accept the API server's
+    # certificate, which the run's CA signed.
+    assert json.loads(report["default_trust"])["gitVersion"] == "v1.35.4"
+    hub = report["hub"]
+    assert (hub.get("status"), hub.get("version"), hub["client"]) == (200, "v1.35.4", "CurlAsyncHTTPClient"), hub
+    assert "/pieces/dossier-hub-" in hub["prefix"]
 
 
 def test_stopping_the_pod_ends_its_processes_and_the_token_with_the_pod(

@@ -4,6 +4,7 @@
   ``PodError`` when a pod cannot run here.
 - ``environment.py``: a container's environment and command line (pure functions of the pod).
 - ``volumes.py``: the service-account volume, each volume's contents, each container's mounts.
+- ``network.py``: the pod's hosts file with the Services' names, the Services' routes.
 - ``images.py``: the images the e2e runs and the toolchain piece that stands for each.
 - ``enter.py``: the step inside the container's private mount namespace (mounts, user, exec).
 """

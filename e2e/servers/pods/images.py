@@ -36,6 +36,8 @@ class Image:
     group: int = 0
     home: str = "/root"
     workdir: str = "/"
+    #: Where the image's TLS clients read the certificates they trust (a runner's ``trust`` goes there too).
+    ca_files: tuple[str, ...] = ("/etc/ssl/certs/ca-certificates.crt",)
 
     @property
     def reference(self) -> str:
@@ -51,13 +53,16 @@ IMAGES: tuple[Image, ...] = (
     Image("docker.io/alphaunito/dossier", "0.0.1-alpha", piece="dossier-hub", programs="venv/bin",
           entrypoint=(), cmd=("dossier", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py"),
           env={"LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"},
-          user=1000, group=1000, home="/home/jovyan", workdir="/srv/jupyterhub"),
+          user=1000, group=1000, home="/home/jovyan", workdir="/srv/jupyterhub",
+          # Debian's bundle (Python's ssl), and the one the libcurl bundled in pycurl's wheel reads.
+          ca_files=("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")),
     # jupyterhub/configurable-http-proxy 4.5.3 (node:lts-alpine3.16): user 65534, WORKDIR
     # /srv/configurable-http-proxy, ENTRYPOINT its chp-docker-entrypoint script, which the piece does
     # not hold: z2jh's proxy Deployment gives the container's command, which replaces it.
     Image("docker.io/jupyterhub/configurable-http-proxy", "4.5.3", piece="chp", programs="bin",
           entrypoint=("/srv/configurable-http-proxy/chp-docker-entrypoint",), cmd=(), env={},
-          user=65534, group=65534, home="/", workdir="/srv/configurable-http-proxy"),
+          user=65534, group=65534, home="/", workdir="/srv/configurable-http-proxy",
+          ca_files=("/etc/ssl/certs/ca-certificates.crt",)),
     # jupyterhub/k8s-singleuser-sample 2.0.0 (python:3.9-slim-bullseye): ENV NB_USER, NB_UID, HOME,
     # user jovyan (1000), WORKDIR $HOME, CMD `jupyter lab` (the chart's singleuser.cmd replaces it).
     Image("docker.io/jupyterhub/k8s-singleuser-sample", "2.0.0", piece="singleuser", programs="venv/bin",

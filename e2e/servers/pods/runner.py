@@ -7,9 +7,11 @@ each container under the servers' ``Supervisor`` (init containers first, each to
 
     unshare --mount --uts --propagation private <python> -I enter.py <plan>
 
-``enter.py`` mounts the volumes where the container mounts them, preloads the pod's network
-(``podnet.c``, the ``pod-net`` piece: wildcard binds get the pod's IP; localhost reaches the pod's
-container ports), sets the host name, user and groups (``runAsUser``/``runAsGroup``, else the
+``enter.py`` mounts the volumes where the container mounts them, the pod's hosts file (with the
+Services' names, ``network.py``) and, with ``trust``, a CA bundle where the image reads one, preloads
+the pod's network (``podnet.c``, the ``pod-net`` piece: wildcard binds get the pod's IP; localhost
+reaches the pod's container ports; a Service's cluster IP reaches a pod it selects; ``refresh()``
+updates names and routes), sets the host name, user and groups (``runAsUser``/``runAsGroup``, else the
 image's; ``fsGroup`` and ``supplementalGroups`` added) and the working folder, and execs the command
 with the environment of ``environment.py``. The process is the leader of its own process group,
 so the supervisor stops it with SIGTERM, the pod's ``terminationGracePeriodSeconds`` (30 s by
@@ -32,10 +34,11 @@ from urllib.parse import urlsplit
 
 from kubernetes import client
 
-from e2e.servers.cluster import Cluster
+from e2e.servers.cluster import SERVICE_CIDR, Cluster
 from e2e.servers.crds import kube_request
 from e2e.servers.pods.environment import command_line, container_variables, hostname, process_environment
 from e2e.servers.pods.images import IMAGES, Image, image_for
+from e2e.servers.pods.network import Overrides, hosts_file, network_settings, service_routes
 from e2e.servers.pods.volumes import Contents, container_mounts, service_account_volume, volume_contents, write_files
 from e2e.servers.supervisor import Process, ServerError, Supervisor, piece_file
 
@@ -68,6 +71,14 @@ class ApiObjects:
 
     def secret(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+
+    def all_services(self) -> list[Mapping[str, Any]]:
+        items: list[Mapping[str, Any]] = kube_request(self.api, "GET", "/api/v1/services")["items"]
+        return items
+
+    def all_pods(self) -> list[Mapping[str, Any]]:
+        items: list[Mapping[str, Any]] = kube_request(self.api, "GET", "/api/v1/pods")["items"]
+        return items
 
     def services(self, namespace: str) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = kube_request(self.api, "GET", f"/api/v1/namespaces/{namespace}/services")[
@@ -112,6 +123,9 @@ class RunningPod:
     def network_file(self) -> Path:
         return self.folder / "network" / "network"
 
+    def hosts_file(self) -> Path:
+        return self.folder / "etc" / "hosts"
+
 
 def _ids(pod: Mapping[str, Any], container: Mapping[str, Any], image: Image) -> tuple[int, int, list[int]]:
     """(uid, gid, supplementary groups): the container's securityContext over the pod's over the image's."""
@@ -139,13 +153,29 @@ def image_files(home: Path) -> list[Path]:
 class PodRunner:
     """Starts pods of ``cluster`` under ``supervisor`` (see the module doc)."""
 
-    def __init__(self, cluster: Cluster, supervisor: Supervisor, images: tuple[Image, ...] = IMAGES) -> None:
+    def __init__(self, cluster: Cluster, supervisor: Supervisor, images: tuple[Image, ...] = IMAGES, *,
+                 trust: Path | None = None, overrides: Overrides | None = None,
+                 domain: str = "cluster.local") -> None:
+        """A runner for ``cluster``'s pods.
+
+        ``trust``: a CA certificate the images trust besides the host's (the run's CA);
+        ``overrides``: where a Service's port goes when its pods do not run here.
+        """
         self.cluster = cluster
         self.supervisor = supervisor
         self.images = images
         self.objects = ApiObjects(cluster.api_client())
         address = urlsplit(cluster.url)
         self.master = (str(address.hostname), int(address.port or 443))
+        self.overrides = dict(overrides or {})
+        self.domain = domain
+        self.running: list[RunningPod] = []
+        self.bundle: Path | None = None
+        if trust is not None:
+            host = Path("/etc/ssl/certs/ca-certificates.crt")
+            self.bundle = supervisor.path("pods") / "ca-bundle.crt"
+            self.bundle.write_text((host.read_text() if host.is_file() else "") + trust.read_text())
+            self.bundle.chmod(0o644)
 
     def read(self, namespace: str, name: str) -> dict[str, Any]:
         pod: dict[str, Any] = kube_request(self.objects.api, "GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
@@ -170,7 +200,12 @@ class PodRunner:
             raise PodError(str(exc)) from exc
         folder = self.supervisor.path("pods", f"{namespace}_{name}")
         running = RunningPod(namespace, name, ip, folder, pod)
-        self._write_network(running)
+        (folder / "network").mkdir()
+        (folder / "network").chmod(0o755)
+        shutil.copy(piece_file("pod-net", "lib/libpodnet.so"), folder / "network" / "libpodnet.so")
+        (folder / "etc").mkdir()
+        self.running.append(running)
+        self._write_network(running, self.objects.all_services(), self.objects.all_pods())
         fs_group = (pod["spec"].get("securityContext") or {}).get("fsGroup")
         sources = self._write_volumes(folder, volumes, fs_group)
         for container in pod["spec"].get("initContainers", []):
@@ -183,16 +218,29 @@ class PodRunner:
     def stop(self, running: RunningPod) -> None:
         for process in reversed(list(running.containers.values())):
             self.supervisor.stop(process)
+        if running in self.running:
+            self.running.remove(running)
 
-    def _write_network(self, running: RunningPod) -> None:
-        network = running.folder / "network"
-        network.mkdir()
-        network.chmod(0o755)
-        shutil.copy(piece_file("pod-net", "lib/libpodnet.so"), network / "libpodnet.so")
+    def refresh(self) -> None:
+        """Every running pod's hosts file and routes from the Services and pods as they are now."""
+        services, pods = self.objects.all_services(), self.objects.all_pods()
+        for running in list(self.running):
+            self._write_network(running, services, pods)
+
+    def _write_network(self, running: RunningPod, services: list[Mapping[str, Any]],
+                       pods: list[Mapping[str, Any]]) -> None:
         containers = running.spec["spec"]["containers"]
-        ports = sorted({int(p["containerPort"]) for c in containers for p in c.get("ports", [])})
-        lines = [f"ip {running.ip}", *(f"port {p}" for p in ports)]
-        (network / "network").write_text("\n".join(lines) + "\n")
+        ports = [int(p["containerPort"]) for c in containers for p in c.get("ports", [])]
+        routes = service_routes(services, pods, self.overrides)
+        settings = running.network_file()
+        staged = settings.with_name(".network")
+        staged.write_text(network_settings(running.ip, ports, routes, reject=(SERVICE_CIDR,)))
+        staged.chmod(0o644)
+        staged.replace(settings)  # the library reads it again when it changes: never half-written
+        # Written in place: the container sees this very file, bind-mounted on its /etc/hosts.
+        with running.hosts_file().open("w") as hosts:
+            hosts.write(hosts_file(running.spec, services, self.domain))
+        running.hosts_file().chmod(0o644)
 
     def _write_volumes(self, folder: Path, volumes: Mapping[str, Contents], fs_group: int | None) -> dict[str, Path]:
         sources = {}
@@ -230,6 +278,9 @@ class PodRunner:
             "scratch": str(home / "scratch"),
             "hostname": hostname(pod),
             "mounts": [{"source": str(running.folder / "network"), "target": NETWORK_MOUNT, "read_only": True},
+                       {"source": str(running.hosts_file()), "target": "/etc/hosts", "read_only": True},
+                       *({"source": str(self.bundle), "target": path, "read_only": True}
+                         for path in (image.ca_files if self.bundle else ())),
                        *({"source": str(sources[m.volume] / m.sub_path) if m.sub_path else str(sources[m.volume]),
                           "target": m.target, "read_only": m.read_only} for m in mounts)],
             "expose": [str(path) for path in image_files(piece_home)],

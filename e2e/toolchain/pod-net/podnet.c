@@ -10,11 +10,14 @@
  *   bind(0.0.0.0:P) and bind([::]:P)      -> bind(<pod IP>:P)   (the second as ::ffff:<pod IP>)
  *   connect(127.0.0.1:P) or ([::1]:P), P one of the pod's container ports -> connect(<pod IP>:P)
  *   connect(<cluster IP>:P), a route of the table -> connect(<endpoint IP>:<target port>)
+ *   connect(<address of a rejected range>:P), no route -> ECONNREFUSED (kube-proxy's answer for a
+ *                                                         Service without endpoints)
  *
  * Everything else passes unchanged. It reads "network" in its own folder, one setting a line:
  *   ip <pod IPv4>
  *   port <container port>                      (any number of them)
  *   route <cluster IPv4> <port> <IPv4> <port>  (any number; the file is read again when it changes)
+ *   reject <IPv4>/<prefix length>              (the Services' range: nothing there is reached unrouted)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,6 +26,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,7 @@
 
 #define MAX_PORTS 64
 #define MAX_ROUTES 256
+#define MAX_REJECTS 8
 
 struct route {
   struct in_addr from;
@@ -51,6 +56,9 @@ static unsigned short ports[MAX_PORTS];
 static int nports;
 static struct route routes[MAX_ROUTES];
 static int nroutes;
+static struct in_addr reject_net[MAX_REJECTS];
+static uint32_t reject_mask[MAX_REJECTS];
+static int nrejects;
 
 /* Reads the settings when the file changed since the last read; callers hold the lock. */
 static void load(void) {
@@ -63,6 +71,7 @@ static void load(void) {
   have_ip = 0;
   nports = 0;
   nroutes = 0;
+  nrejects = 0;
   char line[256];
   while (fgets(line, sizeof line, f)) {
     char a[64], b[64];
@@ -71,6 +80,11 @@ static void load(void) {
       have_ip = inet_pton(AF_INET, a, &pod_ip) == 1;
     } else if (sscanf(line, "port %u", &p) == 1 && p < 65536 && nports < MAX_PORTS) {
       ports[nports++] = (unsigned short)p;
+    } else if (sscanf(line, "reject %63[0-9.]/%u", a, &p) == 2 && p <= 32 && nrejects < MAX_REJECTS) {
+      if (inet_pton(AF_INET, a, &reject_net[nrejects]) == 1) {
+        reject_mask[nrejects] = p ? htonl(0xffffffffu << (32 - p)) : 0;
+        nrejects++;
+      }
     } else if (sscanf(line, "route %63s %u %63s %u", a, &p, b, &q) == 4 && p < 65536 && q < 65536 &&
                nroutes < MAX_ROUTES) {
       struct route *r = &routes[nroutes];
@@ -117,7 +131,7 @@ static void map(struct in6_addr *a, struct in_addr v4) {
   memcpy(&a->s6_addr[12], &v4, 4);
 }
 
-/* Where a connection to addr:port goes instead (returns 0 when it goes where it was sent). */
+/* Where a connection to addr:port goes instead: 1 (to, to_port), -1 refused, 0 where it was sent. */
 static int redirect(struct in_addr addr, unsigned short port, struct in_addr *to, unsigned short *to_port) {
   int found = 0;
   pthread_mutex_lock(&lock);
@@ -134,6 +148,8 @@ static int redirect(struct in_addr addr, unsigned short port, struct in_addr *to
       found = 1;
     }
   }
+  for (int i = 0; !found && i < nrejects; i++)
+    if ((addr.s_addr & reject_mask[i]) == (reject_net[i].s_addr & reject_mask[i])) found = -1;
   pthread_mutex_unlock(&lock);
   return found;
 }
@@ -172,7 +188,12 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len) {
   if (addr && addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
     struct sockaddr_in in;
     memcpy(&in, addr, sizeof in);
-    if (redirect(in.sin_addr, ntohs(in.sin_port), &to, &to_port)) {
+    int where = redirect(in.sin_addr, ntohs(in.sin_port), &to, &to_port);
+    if (where < 0) {
+      errno = ECONNREFUSED;
+      return -1;
+    }
+    if (where > 0) {
       in.sin_addr = to;
       in.sin_port = htons(to_port);
       return real_connect(fd, (struct sockaddr *)&in, sizeof in);
@@ -183,7 +204,12 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     struct in_addr v4;
     if (IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr)) v4.s_addr = htonl(INADDR_LOOPBACK);
     else if (!mapped(&in6.sin6_addr, &v4)) return real_connect(fd, addr, len);
-    if (redirect(v4, ntohs(in6.sin6_port), &to, &to_port)) {
+    int where = redirect(v4, ntohs(in6.sin6_port), &to, &to_port);
+    if (where < 0) {
+      errno = ECONNREFUSED;
+      return -1;
+    }
+    if (where > 0) {
       map(&in6.sin6_addr, to);
       in6.sin6_port = htons(to_port);
       return real_connect(fd, (struct sockaddr *)&in6, sizeof in6);
