@@ -7,7 +7,8 @@
  * so this library, preloaded into each of them (/etc/ld.so.preload of the pod's private mount
  * namespace), does those three things at the socket calls:
  *
- *   bind(0.0.0.0:P) and bind([::]:P)      -> bind(<pod IP>:P)   (the second as ::ffff:<pod IP>)
+ *   bind(0.0.0.0:P) and bind([::]:P)      -> bind(<pod IP>:P)   (the second as ::ffff:<pod IP>; an
+ *                                            IPv6-only socket: [::1]:<any>, the pod has no IPv6 address)
  *   connect(127.0.0.1:P) or ([::1]:P), P one of the pod's container ports -> connect(<pod IP>:P)
  *   connect(<cluster IP>:P), a route of the table -> connect(<endpoint IP>:<target port>)
  *   connect(<address of a rejected range>:P), no route -> ECONNREFUSED (kube-proxy's answer for a
@@ -171,10 +172,17 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     struct sockaddr_in6 in6;
     memcpy(&in6, addr, sizeof in6);
     if (IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr)) {
-      /* Every address of the pod, IPv4 included: the socket must take IPv4 (v4-mapped) connections. */
-      int off = 0;
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-      map(&in6.sin6_addr, pod);
+      int v6only = 0;
+      socklen_t size = sizeof v6only;
+      if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &size) == 0 && v6only) {
+        /* Every IPv6 address of the pod, which has none here: a port of the kernel's choice on ::1, where
+         * nothing reaches it (a server that also binds IPv4, as tornado does, gets that port there). */
+        in6.sin6_addr = in6addr_loopback;
+        in6.sin6_port = 0;
+      } else {
+        /* Every address of the pod, IPv4 included: the socket takes IPv4 (v4-mapped) connections. */
+        map(&in6.sin6_addr, pod);
+      }
       return real_bind(fd, (struct sockaddr *)&in6, sizeof in6);
     }
   }
