@@ -16,13 +16,21 @@ from pathlib import Path
 
 from offline.engine import ROOT
 
-_NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".*_cache", ".hypothesis")
+_CACHES = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".*_cache", ".hypothesis")
+
+
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    """Caches, and the plan's output ``build/`` at the top (not the toolchain pieces' ``build`` scripts)."""
+    ignored = set(_CACHES(folder, names))
+    if Path(folder) == ROOT and "build" in names:
+        ignored.add("build")
+    return ignored
 
 
 def project_copy(into: Path) -> Path:
     """A copy of the working tree (no build/, no caches, mtimes kept) sharing this tree's .venv: a command may write
     into it, and ``make`` finds the virtualenv up to date."""
-    shutil.copytree(ROOT, into, ignore=_NOT_COPIED, symlinks=True)
+    shutil.copytree(ROOT, into, ignore=_not_copied, symlinks=True)
     (into / ".venv").symlink_to(ROOT / ".venv")
     return into
 
