@@ -41,13 +41,27 @@ class ClusterSchemas:
     unreadable: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
+def kubeconfig_source(kubeconfig: str | None) -> tuple[str | None, str]:
+    """The kubeconfig file to read and where that choice came from, as the provider chooses it.
+
+    ``(None, "kubernetes:kubeconfig (the file's content)")`` when the stack holds the content itself.
+    """
+    if kubeconfig and "\n" in kubeconfig:  # kubernetes:kubeconfig may hold the file's content
+        return None, "kubernetes:kubeconfig (the file's content)"
+    if kubeconfig:
+        return kubeconfig, "kubernetes:kubeconfig"
+    if os.environ.get("KUBECONFIG"):
+        return os.environ["KUBECONFIG"], "KUBECONFIG"
+    return os.path.join("~", ".kube", "config"), "the default: no kubernetes:kubeconfig, KUBECONFIG unset"
+
+
 def _api_client(context: str | None, kubeconfig: str | None) -> Any:
     from kubernetes import config  # imported on request only: the client is large
 
-    if kubeconfig and "\n" in kubeconfig:  # kubernetes:kubeconfig may hold the file's content
-        document = yaml.safe_load(kubeconfig)
+    path, _ = kubeconfig_source(kubeconfig)
+    if path is None:
+        document = yaml.safe_load(kubeconfig or "")
         return config.new_client_from_config_dict(document, context=context, persist_config=False)
-    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.join("~", ".kube", "config")
     return config.new_client_from_config(config_file=os.path.expanduser(path), context=context,
                                          persist_config=False)
 
@@ -81,7 +95,14 @@ def read_crd_schemas(
     try:
         api_client = _api_client(context, kubeconfig)
     except (config.ConfigException, OSError, yaml.YAMLError, TypeError, ValueError) as exc:
-        reason = f"kubeconfig: {exc}"
+        # Which file was read, and why that one: a missing ~/.kube/config is the usual cause.
+        path, source = kubeconfig_source(kubeconfig)
+        if path is None:
+            reason = f"kubeconfig from {source}: {exc}"
+        else:
+            files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+            problem = exc if any(os.path.isfile(f) for f in files) else "no such file"
+            reason = f"kubeconfig {path} ({source}): {problem}"
         found.unreadable = dict.fromkeys(wanted, reason)
         return found
     server = api_client.configuration.host

@@ -311,6 +311,23 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
             parent = ""
         return super().make_urn(parent, type_, name)
 
+    def alias_urn(self, request: Any, alias: Any) -> str:
+        """The URN an alias stands for, as the engine derives it: what the spec leaves out is the resource's own.
+
+        The SDK sends a spec (``name``, ``type``, ``parentUrn`` or ``noParent``, ``stack``,
+        ``project``) unless the program gave a whole URN; the kubernetes SDK, for one, aliases a
+        ClusterRole to its older API versions by type alone.
+        """
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else spec.parentUrn or request.parent
+        urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+        if spec.stack or spec.project:
+            head, project, rest = urn.split("::", 2)
+            urn = f"urn:pulumi:{spec.stack or head.removeprefix('urn:pulumi:')}::{spec.project or project}::{rest}"
+        return urn
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
@@ -353,7 +370,7 @@ class EngineMonitor(pulumi_mocks.MockMonitor):
             replace_on_changes=list(request.replaceOnChanges),
             additional_secret_outputs=secret_outputs,
             dependencies=list(request.dependencies),
-            aliases=[a.urn or a.spec.name for a in request.aliases],
+            aliases=[self.alias_urn(request, alias) for alias in request.aliases],
             provider=request.provider,
         )
         obj = _sync_await(rpc.serialize_properties(encode(state), {}))

@@ -199,9 +199,13 @@ def settings_of(registration: Registration) -> str:
                 parts.append(f"{key}={inputs[key]}")
     elif "length" in inputs:
         parts.append(f"length={inputs['length']}")
-    parts += [flag for flag, on in (("[protect]", registration.protect), ("[retain]", registration.retain_on_delete))
-              if on]
-    return " ".join(parts)
+    return " ".join([*parts, *option_flags(registration)])
+
+
+def option_flags(registration: Registration) -> list[str]:
+    """``[protect]`` and ``[retain]``, for a resource or a component (the destroy guard is a protected component)."""
+    return [flag for flag, on in (("[protect]", registration.protect), ("[retain]", registration.retain_on_delete))
+            if on]
 
 
 def tree_lines(result: RunResult) -> list[str]:
@@ -219,7 +223,8 @@ def tree_lines(result: RunResult) -> list[str]:
             last = index == len(items) - 1
             kind = short_type(registration.type)
             label = f"{kind} {registration.name}"
-            detail = settings_of(registration) if registration.custom else f"({registration.type})"
+            detail = (settings_of(registration) if registration.custom
+                      else " ".join([f"({registration.type})", *option_flags(registration)]))
             lines.append(f"{indent}{'└─ ' if last else '├─ '}{label}  {detail}".rstrip())
             walk(registration.urn, indent + ("   " if last else "│  "))
 

@@ -129,7 +129,25 @@ def test_an_unreachable_cluster_or_unknown_context_is_a_reason_not_a_traceback(
     assert reasons.pop().startswith(f"cannot reach the API server of context (current context) ({unreachable}): ")
     served = cluster.read_crd_schemas(context="no-such-context", kubeconfig=config)
     assert set(served.unreadable) == set(cluster.CRD_NAMES)
-    assert all(r.startswith("kubeconfig: ") and "no-such-context" in r for r in served.unreadable.values())
+    assert all(r.startswith(f"kubeconfig {config} (kubernetes:kubeconfig): ") and "no-such-context" in r
+               for r in served.unreadable.values())
+
+
+def test_a_kubeconfig_that_cannot_be_read_is_named_with_where_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    reasons = set(cluster.read_crd_schemas().unreadable.values())
+    assert reasons == {"kubeconfig ~/.kube/config (the default: no kubernetes:kubeconfig, KUBECONFIG unset): "
+                       "no such file"}
+    missing = tmp_path / "missing" / "config"
+    monkeypatch.setenv("KUBECONFIG", str(missing))
+    assert set(cluster.read_crd_schemas().unreadable.values()) == {f"kubeconfig {missing} (KUBECONFIG): no such file"}
+    broken = tmp_path / "broken"
+    broken.write_text("apiVersion: v1\nkind: Config\n")
+    reasons = set(cluster.for_stack({"kubernetes:kubeconfig": str(broken)}).unreadable.values())
+    assert len(reasons) == 1 and reasons.pop().startswith(f"kubeconfig {broken} (kubernetes:kubeconfig): ")
 
 
 def test_the_stack_may_hold_the_kubeconfig_itself(tmp_path: Path, local_server, unreachable: str) -> None:

@@ -44,6 +44,34 @@ def test_resource_options_are_recorded(tmp_path: Path) -> None:
     assert b.ignore_changes == ["metadata"]
 
 
+def test_aliases_are_recorded_as_the_urns_they_stand_for(tmp_path: Path) -> None:
+    # What a spec leaves out is the resource's own; the kubernetes SDK aliases by type alone.
+    program = _program(
+        tmp_path,
+        "import pulumi\nfrom pulumi_kubernetes.core.v1 import ConfigMap\n"
+        "from pulumi_kubernetes.rbac.v1 import ClusterRole\n"
+        "class Box(pulumi.ComponentResource):\n"
+        "    def __init__(self, name):\n"
+        "        super().__init__('test:index:Box', name)\n"
+        "box = Box('box')\n"
+        "ConfigMap('c', opts=pulumi.ResourceOptions(parent=box, aliases=[\n"
+        "    pulumi.Alias(name='old'), pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE),\n"
+        "    pulumi.Alias(stack='other'), 'urn:pulumi:x::y::kubernetes:core/v1:ConfigMap::given']))\n"
+        "ClusterRole('r')\n",
+    )
+    result = run({}, program=program, stack="dev")
+    here = "urn:pulumi:dev::dossier::"
+    assert result.named("c").aliases == [
+        here + "test:index:Box$kubernetes:core/v1:ConfigMap::old",
+        here + "kubernetes:core/v1:ConfigMap::c",
+        "urn:pulumi:other::dossier::test:index:Box$kubernetes:core/v1:ConfigMap::c",
+        "urn:pulumi:x::y::kubernetes:core/v1:ConfigMap::given",
+    ]
+    assert sorted(result.named("r").aliases) == [
+        here + f"kubernetes:rbac.authorization.k8s.io/{version}:ClusterRole::r" for version in ("v1alpha1", "v1beta1")
+    ]
+
+
 def test_duplicate_urns_are_refused(tmp_path: Path) -> None:
     program = _program(
         tmp_path,

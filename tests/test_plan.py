@@ -176,6 +176,17 @@ def test_plan_of_dev_writes_and_validates(tmp_path: Path, upstream: None) -> Non
     assert report.complete, report.validation.unchecked
 
 
+def test_the_tree_and_resources_yaml_show_every_option(prod: RunResult, dev: RunResult, tmp_path: Path) -> None:
+    # The destroy guard is a protected component: the tree flags it as it flags protected resources.
+    guard = "DestroyGuard destroy-guard  (dossier:safety:DestroyGuard)"
+    assert f"─ {guard} [protect]\n" in "\n".join(plan.tree_lines(prod)) + "\n"
+    assert f"─ {guard}\n" in "\n".join(plan.tree_lines(dev)) + "\n"
+    # Each alias is the URN it stands for (the kubernetes SDK aliases some kinds to their older API versions).
+    report = plan.plan("dev", stacks=stacks.STACKS, out=tmp_path)
+    aliases = [a for entry in yaml.safe_load(report.files["resources.yaml"]).values() for a in entry.get("aliases", [])]
+    assert aliases and all(a.startswith("urn:pulumi:dev::dossier::") for a in aliases), aliases
+
+
 def test_no_generated_secret_reaches_build(tmp_path: Path) -> None:
     report = plan.plan("dev", stacks=stacks.STACKS, out=tmp_path, preview=False)
     secrets = report.result.generated_secrets
