@@ -135,6 +135,8 @@ def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
                 "type": "postgres",
                 "url": args.database.url,
                 "password": args.database.password,
+                # The chart's switch for --upgrade-db, which hub.args above repeats (hub.args replaces the
+                # command this switch adds the flag to): set so that the intent holds without hub.args too.
                 # Ref: jupyterhub/zero-to-jupyterhub-k8s#1244 (an external db is not upgraded otherwise).
                 "upgrade": True,
             },
