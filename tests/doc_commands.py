@@ -81,7 +81,7 @@ OFFLINE: tuple[Offline, ...] = (
 #: What the end-to-end deploy (e2e/tests/test_deploy.py, `make e2e`) runs instead of a documented command.
 _AUTOMATION = ("e2e/tests/test_deploy.py drives the real CLI through pulumi.automation on its own stack `e2e`, "
                "a file:// backend set in the environment and config written to its stack file")
-_RUNBOOK = "issue 15 §7 (make e2e-faults): the day-2 runbook run against the real CLI and servers"
+_RUNBOOK = "make e2e-faults runs the day-2 runbook against the real CLI and servers"
 
 E2E_COMMANDS: tuple[E2E, ...] = (
     # The first day (README step 2 and 3, configuration.md, operations.md), read from the pages and run as

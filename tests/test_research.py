@@ -26,7 +26,7 @@ MAPPER = "keycloak:openid/userClientRoleProtocolMapper:UserClientRoleProtocolMap
 SPAWNER = "kubernetes:dossier.unito.it/v1alpha1:Spawner"
 COMPONENT = "dossier:research:ResearchTenants"
 
-#: The issue's example config, verbatim.
+#: The research group of docs/research-groups.md's config example, verbatim.
 GENOMICS: dict[str, Any] = {
     "name": "genomics",
     "namespaceQuota": 5,
@@ -320,7 +320,7 @@ def test_hundred_groups_in_one_pass(run_program) -> None:
     assert sorted(r.urn for r in children) == sorted(r.urn for r in groups)  # nothing else per group
 
 
-# --- checks that belong in components/config.py (asked of its owner; see issue 7) ---------
+# --- the limit-range forms Dossier's spawner parses (checked by components/config.py) ---
 # Dossier's spawner parses limit-range quantities itself: cpu as int(v) or int(v[:-1]) / 1000
 # for "...m"; memory as an integer with one of m, k, M, G, T, P, E, Mi, Gi, Ti, Pi, Ei. A
 # fraction ("1.5Gi"), "Ki" or an exponent ("1e9") is valid Kubernetes but breaks its form.

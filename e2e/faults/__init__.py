@@ -1,4 +1,4 @@
-"""Faults under the real engine (issue 15, ``make e2e-faults``; docs/e2e.md#faults-make-e2e-faults).
+"""Faults under the real engine (``make e2e-faults``; docs/e2e.md#faults-make-e2e-faults).
 
 ``python -m e2e.faults`` starts one server set (``e2e/servers``), deploys one
 stack of the unmodified program with the real CLI and runs every case in

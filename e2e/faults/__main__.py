@@ -19,25 +19,24 @@ from e2e.stack import Phase, toolchain
 @dataclass(frozen=True)
 class Case:
     name: str
-    issue: str
     run: Callable[[Rig], str]
 
 
 #: In order: each case starts from the stack the one before left (the first deploys it, the last destroys it).
 CASES = (
-    Case("api-server-down", "2", servers_down.test_api_server_stopped_mid_up),
-    Case("keycloak-down", "1", servers_down.test_keycloak_stopped_mid_up),
-    Case("drift", "5", drift.test_drift_made_by_hand),
-    Case("two-updates", "4", interrupted.test_two_updates_at_once),
-    Case("cli-sigkill", "3", interrupted.test_cli_killed_mid_up),
-    Case("cli-sigterm", "3", interrupted.test_cli_terminated_mid_up),
-    Case("empty-state-sidecar", "3", interrupted.test_state_sidecar_left_empty),
-    Case("runbook-postgresql-password", "7", runbook.test_rotate_the_postgresql_password),
-    Case("runbook-keycloak-secret", "7", runbook.test_rotate_the_keycloak_client_secret),
-    Case("runbook-research-group", "7", runbook.test_add_and_retire_a_research_group),
-    Case("runbook-restore-lost-stack", "7", restore.test_restore_a_lost_stack_from_its_export),
-    Case("destroy-protected", "6", destroy.test_protected_destroy_deletes_nothing),
-    Case("destroy-finalizers", "6", destroy.test_destroy_waits_on_finalizers_within_the_bound),
+    Case("api-server-down", servers_down.test_api_server_stopped_mid_up),
+    Case("keycloak-down", servers_down.test_keycloak_stopped_mid_up),
+    Case("drift", drift.test_drift_made_by_hand),
+    Case("two-updates", interrupted.test_two_updates_at_once),
+    Case("cli-sigkill", interrupted.test_cli_killed_mid_up),
+    Case("cli-sigterm", interrupted.test_cli_terminated_mid_up),
+    Case("empty-state-sidecar", interrupted.test_state_sidecar_left_empty),
+    Case("runbook-postgresql-password", runbook.test_rotate_the_postgresql_password),
+    Case("runbook-keycloak-secret", runbook.test_rotate_the_keycloak_client_secret),
+    Case("runbook-research-group", runbook.test_add_and_retire_a_research_group),
+    Case("runbook-restore-lost-stack", restore.test_restore_a_lost_stack_from_its_export),
+    Case("destroy-protected", destroy.test_protected_destroy_deletes_nothing),
+    Case("destroy-finalizers", destroy.test_destroy_waits_on_finalizers_within_the_bound),
 )
 
 
@@ -88,7 +87,7 @@ def run(selected: list[Case]) -> int:
                 passed, failed = passed + ok, failed + (not ok)
                 # A case says "what the operator saw -> what recovered": the first part is the line's.
                 saw, _, then = saw.partition(" -> ")
-                print(f"{case.name} (issue 15 §{case.issue}) | {saw} | {'ok' if ok else 'FAIL'}", flush=True)
+                print(f"{case.name} | {saw} | {'ok' if ok else 'FAIL'}", flush=True)
                 print(f"    {'then: ' + then + ' ' if then else ''}({time.monotonic() - case_started:.1f} s)",
                       flush=True)
         finally:
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for case in CASES:
-            print(f"{case.name:30} issue 15 §{case.issue}: {case.run.__module__}.{case.run.__name__}")
+            print(f"{case.name:30} {case.run.__module__}.{case.run.__name__}")
         return 0
     names = {case.name for case in CASES}
     unknown = sorted(set(args.only or []) - names)

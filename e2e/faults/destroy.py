@@ -1,4 +1,4 @@
-"""Issue 15, case 6: ``pulumi destroy`` of a protected stack, and of one whose deletes wait on finalizers.
+"""``pulumi destroy`` of a protected stack, and of one whose deletes wait on finalizers.
 
 ``test_protected_destroy_deletes_nothing``: with ``protectData: true`` the
 destroy is refused by the protected guard (``components/guard.py``) and

@@ -1,4 +1,4 @@
-"""Issue 15, case 5: changes made by hand behind the stack's back, found by a refresh and repaired.
+"""Changes made by hand behind the stack's back, found by a refresh and repaired.
 
 Three drifts at once, each as an administrator would make it: the ``tenants``
 mapper switched to single-valued in Keycloak, the ``name`` label removed from

@@ -1,4 +1,4 @@
-"""Issue 15, cases 3 and 4: the CLI killed or cancelled during an update, and two updates at once.
+"""The CLI killed or cancelled during an update, and two updates at once.
 
 ``test_cli_killed_mid_up``: research groups are added and, as soon as the
 state shows the first new one created, the CLI and every process it started

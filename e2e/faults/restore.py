@@ -1,4 +1,4 @@
-"""Issue 15, case 7 (the runbook): "Restoring after a lost stack" of docs/operations.md, run for real.
+"""The runbook's "Restoring after a lost stack" of docs/operations.md, run for real.
 
 The stack's state is kept as the page tells a self-managed backend's operator
 to keep it (``pulumi stack export --file <stack>.json``), then lost: ``pulumi

@@ -55,7 +55,7 @@ CLI_LIMIT = 600.0
 
 
 class CaseFailedError(Exception):
-    """A promise of issue 15 does not hold; the message says which, naming the objects."""
+    """A promise of docs/operations.md, "Faults", does not hold; the message says which, naming the objects."""
 
 
 @dataclass

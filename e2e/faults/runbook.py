@@ -1,4 +1,4 @@
-"""Issue 15, case 7: the day-2 runbook of docs/operations.md, run for real on a protected stack.
+"""The day-2 runbook of docs/operations.md, run for real on a protected stack.
 
 The commands are read from the page itself (its ``sh`` blocks under "Rotating
 a password" and "Removing a research-group tenant"; "Adding a research-group

@@ -1,4 +1,4 @@
-"""Issue 15, cases 1 and 2: the API server, then Keycloak, stopped in the middle of ``pulumi up``.
+"""The API server, then Keycloak, stopped in the middle of ``pulumi up``.
 
 ``test_api_server_stopped_mid_up`` runs first, on an empty stack: the stack's
 first ``pulumi up`` and two re-runs, each stopped once the state file shows a

@@ -1,4 +1,4 @@
-"""The real program, the real CLI, real servers: ``pulumi up`` end to end (issue 13, §3).
+"""The real program, the real CLI, real servers: ``pulumi up`` end to end.
 
 One stack ``e2e`` of the unmodified program on a ``file://`` backend, deployed
 by the toolchain's CLI (``e2e/stack.py``) into the run's own API server and

@@ -1,4 +1,4 @@
-"""A user logs into a real JupyterHub 3.0.0 through Keycloak's real login form (issue 13, step 5).
+"""A user logs into a real JupyterHub 3.0.0 through Keycloak's real login form.
 
 Keycloak, PostgreSQL and an API server run on loopback; the test creates what the stack creates:
 in Keycloak the confidential client, the ``tenants`` mapper and the client roles
@@ -231,7 +231,7 @@ def test_wrong_password_is_refused_by_keycloak(run: Run) -> None:
 
 
 def test_a_single_valued_mapper_is_caught_with_the_claims_value(run: Run) -> None:
-    # The acceptance check of issue 13: a broken mapper fails the login, and the hub's log shows the real claim.
+    # What an operator meets with a broken mapper: it fails the login, and the hub's log shows the real claim.
     admin = run.servers.keycloak.admin()  # type: ignore[union-attr]
     admin.set_mapper_multivalued(REALM, CLIENT, TENANTS_CLAIM, False)
     try:
