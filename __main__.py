@@ -180,7 +180,7 @@ DestroyGuard(
     protect=protect,
 )
 
-# --- output contract (README "Outputs"; pinned by tests/test_outputs.py) ---
+# --- output contract (docs/outputs.md; pinned by tests/test_outputs.py) ---
 pulumi.export("hubUrl", hub_url)
 pulumi.export("namespace", namespace_name)
 pulumi.export("tenant", tenant.name)

@@ -145,8 +145,8 @@ E2E_COMMANDS: tuple[E2E, ...] = (
     E2E(("kubectl patch tenant <name> --type=merge -p '{\"spec\":{\"preventDeletion\":false}}'",
          "kubectl delete tenant <name>"),
         None, _RUNBOOK + "; the toolchain has no kubectl: the case makes the same patch and delete through the API"),
-    # Faults (operations.md, "An update that stopped half-way", "Changes made by hand", "A delete that does
-    # not finish"): each case reads the commands from the page and runs them (e2e/faults/docs.py).
+    # Faults (operations.md#faults, its sections on an update that stopped half-way, changes made by hand and a
+    # delete that does not finish): each case reads the commands from the page and runs them (e2e/faults/docs.py).
     # Run after every kill (it deletes nothing unless a kill cut a sidecar short); made exact by its own case.
     E2E(("find \"$BACKEND_DIR/.pulumi\" -name '*.attrs' -size 0 -print -delete",),
         "e2e/faults/interrupted.py::test_state_sidecar_left_empty"),

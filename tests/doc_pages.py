@@ -196,3 +196,84 @@ def broken_links(page: Path, root: Path = ROOT) -> Iterator[str]:
             continue
         if anchor and resolved.suffix == ".md" and anchor not in anchors(resolved.read_text()):
             yield f"{where}: no heading #{anchor} in {resolved.relative_to(root)}"
+
+
+# --- pointers written in prose, code comments and messages -----------------------------------
+
+#: Where a page is named outside a Markdown link: ``docs/operations.md``, ``operations.md`` (from docs/ or
+#: a comment that speaks of the docs), ``README.md``, each optionally with ``#anchor``; or ``README`` alone
+#: when a section title follows. Not preceded by a path (``../x.md``, a URL): those are not this project's pages.
+_POINTER = re.compile(
+    r"(?<![\w./-])(?P<page>(?:docs/)?[A-Za-z0-9][\w.-]*\.md|README)(?:#(?P<anchor>[\w-]+))?"
+    # Section titles, quoted: `page, "Title"`, `page "Title"`, `page ("Title")`, `page, "A", "B" and "C"`;
+    # a quote may be escaped (a message inside a Python string).
+    r"(?P<titles>(?:,\s?|\s)\(?\\?\"[^\"\n\\]+\\?\"(?:(?:,\s?|\s+and\s+)\\?\"[^\"\n\\]+\\?\")*)?"
+)
+_TITLE = re.compile(r"\\?\"([^\"\n\\]+)\\?\"")
+#: The files whose text may point at a page: code, scripts, workflows, config and the pages themselves.
+_TEXT_SUFFIXES = {".py", ".md", ".yml", ".yaml", ".toml", ".go", ".txt", ".cfg", ".sh", ".in", ""}
+_NOT_SCANNED = {".git", ".venv", "build", "__pycache__", ".hypothesis", "node_modules"}
+
+
+@dataclass(frozen=True)
+class Pointer:
+    line: int
+    page: str
+    anchor: str
+    titles: tuple[str, ...]
+
+
+def pointers(text: str) -> Iterator[Pointer]:
+    """Every pointer to a page (and to its sections) in ``text``, in any of the forms ``_POINTER`` reads."""
+    for number, line in enumerate(text.splitlines(), 1):
+        for match in _POINTER.finditer(line):
+            titles = tuple(_TITLE.findall(match["titles"] or ""))
+            if match["page"] == "README" and not titles:
+                continue  # "the README" in a sentence: no section named
+            yield Pointer(number, match["page"], match["anchor"] or "", titles)
+
+
+def project_text_files(root: Path = ROOT) -> list[Path]:
+    """The project's own text files (no virtualenvs, builds, caches or lock files)."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        parts = path.relative_to(root).parts
+        if any(p in _NOT_SCANNED or p.endswith("_cache") for p in parts) or not path.is_file():
+            continue
+        if path.suffix in _TEXT_SUFFIXES and path.name not in ("go.sum",):
+            found.append(path)
+    return found
+
+
+def _page_of(pointer: Pointer, where: Path, root: Path) -> Path | None:
+    """The page a pointer names: relative to where it is written, else the project's root, else docs/.
+
+    ``README`` by name alone is the project's README, wherever it is written.
+    """
+    name = pointer.page
+    candidates = [root / "README.md"] if name == "README" else [where.parent / name, root / name, root / "docs" / name]
+    for candidate in candidates:
+        if candidate.is_file() and candidate.resolve().is_relative_to(root):
+            return candidate.resolve()
+    return None
+
+
+def broken_pointers(path: Path, root: Path = ROOT) -> Iterator[str]:
+    """Pointers in ``path`` to a page that does not exist, or to a section (anchor or title) it does not hold."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return
+    for pointer in pointers(text):
+        where = f"{path.relative_to(root)}:{pointer.line}"
+        page = _page_of(pointer, path, root)
+        if page is None:
+            yield f"{where}: {pointer.page}: no such page"
+            continue
+        offered = anchors(page.read_text())
+        named = page.relative_to(root)
+        if pointer.anchor and pointer.anchor not in offered:
+            yield f"{where}: {pointer.page}#{pointer.anchor}: no heading #{pointer.anchor} in {named}"
+        for title in pointer.titles:
+            if slug(title) not in offered:
+                yield f'{where}: {pointer.page}, "{title}": no section "{title}" in {named}'

@@ -1,9 +1,14 @@
-"""The docs hold together: every relative link and ``#anchor`` resolves, the index lists every page,
-the outputs page is the contract, and the docs' shell commands are read as a shell would.
+"""The docs hold together: every relative link and ``#anchor`` resolves, so does every pointer to a page or
+section written anywhere in the project, the index lists every page, the outputs page is the contract, and the
+docs' shell commands are read as a shell would.
 
 Pages: ``README.md`` and ``docs/*.md``, whoever wrote them. A relative link must
 point at a file or folder of the project, and an anchor at a heading (GitHub's
-slug) of the page it names. ``tests/test_doc_commands.py`` checks that every
+slug) of the page it names. Outside links (comments of code, workflows, the
+Makefile and scripts; messages; prose), a pointer is one of the forms
+``tests/doc_pages.py`` reads (``_POINTER``): ``docs/operations.md#faults``,
+``docs/operations.md, "Faults"``, ``README "Deploy in five steps"``; the page must
+exist and hold the section. ``tests/test_doc_commands.py`` checks that every
 command shown is exercised.
 """
 
@@ -15,7 +20,18 @@ from pathlib import Path
 import pytest
 
 from offline.engine import ROOT, RunResult
-from tests.doc_pages import SHELL, blocks, broken_links, commands, links, name, pages, slug
+from tests.doc_pages import (
+    SHELL,
+    blocks,
+    broken_links,
+    broken_pointers,
+    commands,
+    links,
+    name,
+    pages,
+    project_text_files,
+    slug,
+)
 
 
 def test_there_are_pages() -> None:
@@ -35,22 +51,79 @@ def test_every_page_is_in_the_index() -> None:
     assert unlisted == [], f"add a row for each to the table of docs/README.md: {unlisted}"
 
 
+#: Made-up pages are written ``a{md}`` here, so that the pointer check of this very file does not take them for
+#: pages of the project.
+MD = ".md"
+
+
+def _page(text: str) -> str:
+    return text.replace("{md}", MD).replace("{readme}", "README")
+
+
 def test_the_link_check_finds_broken_links(tmp_path: Path) -> None:
     root = tmp_path / "project"
     (root / "docs").mkdir(parents=True)
-    (root / "docs" / "a.md").write_text(
+    (root / "docs" / f"a{MD}").write_text(_page(
         "# A\n## Some `code`: here\n## Repeat\n## Repeat\n"
-        "[ok](b.md#b-title) [ok](#some-code-here) [ok](#repeat-1) [web](https://example.org/#x)\n"
-        "[missing](c.md) [bad anchor](b.md#nope) [outside](../../elsewhere.md)\n"
-        "`[not a link](c.md)`\n```\n[in code](c.md)\n```\n[ref]: b.md#nope-either\n"
-    )
-    (root / "docs" / "b.md").write_text("# B title\n")
-    assert [problem.split(": ", 2)[2] for problem in broken_links(root / "docs" / "a.md", root)] == [
+        "[ok](b{md}#b-title) [ok](#some-code-here) [ok](#repeat-1) [web](https://example.org/#x)\n"
+        "[missing](c{md}) [bad anchor](b{md}#nope) [outside](../../elsewhere{md})\n"
+        "`[not a link](c{md})`\n```\n[in code](c{md})\n```\n[ref]: b{md}#nope-either\n"
+    ))
+    (root / "docs" / f"b{MD}").write_text("# B title\n")
+    assert [problem.split(": ", 2)[2] for problem in broken_links(root / "docs" / f"a{MD}", root)] == [
         "no such file",
-        "no heading #nope in docs/b.md",
+        f"no heading #nope in docs/b{MD}",
         "points outside the project",
-        "no heading #nope-either in docs/b.md",
+        f"no heading #nope-either in docs/b{MD}",
     ]
+
+
+# --- pointers outside Markdown links: comments, messages, workflows ------------------------------
+
+
+def test_every_pointer_to_a_page_or_section_resolves() -> None:
+    # The forms read (tests/doc_pages.py, _POINTER): docs/<page>.md, <page>.md, README.md, each with an optional
+    # #anchor; a quoted section title after a page, README included: `docs/operations.md, "Faults"`,
+    # `README "Deploy in five steps"`, `docs/operations.md ("Workflows")`, `<page>.md, "A" and "B"`.
+    problems = [problem for path in project_text_files() for problem in broken_pointers(path)]
+    assert problems == [], "pointers to a page or section that does not exist (rename the pointer, or write " \
+                           "the section's title as its heading has it):\n  " + "\n  ".join(problems)
+
+
+def test_the_pointer_check_finds_broken_pointers(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "docs").mkdir(parents=True)
+    (root / ".github" / "workflows").mkdir(parents=True)
+    (root / f"README{MD}").write_text("# R\n## Deploy in five steps\n")
+    (root / "docs" / f"ops{MD}").write_text("# Ops\n## Faults\n## What `x` guards\n")
+    (root / ".github" / "workflows" / "w.yml").write_text(_page(
+        '# What the repository needs ({readme} "Workflows"):\n'
+        '# the steps: {readme}, "Deploy in five steps"\n'
+    ))
+    (root / "code.py").write_text(_page(
+        '# docs/ops{md}, "Faults" and docs/ops{md} ("Fault")\n'
+        "# (docs/ops{md}#faults), (docs/ops{md}#nope)\n"
+        'message = "see (docs/ops{md}, \\"What `x` guards\\")"\n'
+        '# docs/gone{md}; ops{md}, "Faults" and "Nope"\n'
+        "# not ours: https://example.org/docs/x{md}, ../elsewhere/y{md}, the {readme} of a project\n"
+    ))
+    (root / "Makefile").write_text(_page("# docs/ops{md}#what-x-guards\n"))
+    assert sorted(problem for path in project_text_files(root) for problem in broken_pointers(path, root)) == [
+        _page('.github/workflows/w.yml:1: {readme}, "Workflows": no section "Workflows" in README{md}'),
+        f'code.py:1: docs/ops{MD}, "Fault": no section "Fault" in docs/ops{MD}',
+        f"code.py:2: docs/ops{MD}#nope: no heading #nope in docs/ops{MD}",
+        f"code.py:4: docs/gone{MD}: no such page",
+        f'code.py:4: ops{MD}, "Nope": no section "Nope" in docs/ops{MD}',
+    ]
+
+
+def test_no_issue_numbers() -> None:
+    # An issue number means nothing to a reader: say what it is about. (An upstream owner/repo#N is a link.)
+    quoted = re.compile(r"\b[Ii]ssues? #?\d+|§ ?\d")
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}" for path in project_text_files()
+             if path != Path(__file__) for number, line in enumerate(path.read_text().splitlines(), 1)
+             if quoted.search(line)]
+    assert found == [], "\n  ".join(["replace each by what it means:", *found])
 
 
 def test_slugs_are_githubs() -> None:
