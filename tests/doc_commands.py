@@ -84,9 +84,10 @@ _AUTOMATION = ("e2e/tests/test_deploy.py drives the real CLI through pulumi.auto
 _RUNBOOK = "make e2e-faults runs the day-2 runbook against the real CLI and servers"
 
 E2E_COMMANDS: tuple[E2E, ...] = (
-    # The first day (README step 2 and 3, configuration.md, operations.md), read from the pages and run as
-    # written in a copy of the project, then `make plan STACK=prod` on the file the CLI wrote. `pulumi login`
-    # (Pulumi Cloud) runs as the self-managed `pulumi login file://<folder>` its comment offers.
+    # The first day (README "Deploy in five steps"; configuration.md, "Setting values with the CLI"), read from
+    # the pages and run as written in a copy of the project, then `make plan STACK=prod` on the file the CLI
+    # wrote. `pulumi login` (Pulumi Cloud) runs as the self-managed `pulumi login file://<folder>` its comment
+    # offers.
     E2E(("pulumi login",
          "pulumi stack init prod",
          "pulumi config set keycloak:url https://auth.example.org",
@@ -138,7 +139,7 @@ E2E_COMMANDS: tuple[E2E, ...] = (
                          "the Secret, runs the same ALTER USER on the local PostgreSQL and restarts the e2e hub"),
     E2E(("URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::keycloak-secret')",),
         "e2e/faults/runbook.py::test_rotate_the_keycloak_client_secret"),
-    # Removing a research group (operations.md, "Removing a research-group tenant"), the same way.
+    # Retiring a research group (research-groups.md, "Retire a group"), the same way.
     E2E(("URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::research-<name>-tenant')",
          "pulumi up --stack $STACK --policy-pack policy"),
         "e2e/faults/runbook.py::test_add_and_retire_a_research_group"),

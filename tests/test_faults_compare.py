@@ -21,7 +21,7 @@ import pytest
 
 from e2e.faults import destroy, drift, recovery, runbook
 from e2e.faults.compare import differences, pending_operations
-from e2e.faults.docs import as_script, documented, documented_blocks, pick
+from e2e.faults.docs import RESEARCH_GROUPS, as_script, documented, documented_blocks, pick
 from e2e.faults.rig import diagnostics, last_error, squeeze
 from e2e.state import EMPTY_INVENTORY, helm_releases, state_inventory
 
@@ -186,7 +186,7 @@ def test_the_runbook_sections_hold_the_steps_the_cases_run() -> None:
         ["pulumi", "state", "unprotect"], ["pulumi", "state", "unprotect"], ["pulumi", "up", "--stack"]]
     assert any("ALTER USER jhub WITH PASSWORD" in c for c in rotate)
     assert runbook.pulumi_lines(keycloak)[0].endswith("::keycloak-secret')")
-    remove = documented("Removing a research-group tenant")
+    remove = documented(runbook.RETIRING, RESEARCH_GROUPS)
     assert runbook.pulumi_lines(remove)[-1] == "pulumi up --stack $STACK --policy-pack policy"
     assert "kubectl delete tenant <name>" in remove
 

@@ -1,8 +1,9 @@
-"""The commands docs/operations.md gives an operator, read from the page and run as written.
+"""The commands the docs give an operator, read from the page and run as written.
 
 ``documented(heading)`` returns the commands of the ``sh`` blocks of one
-section (continued lines joined, comments dropped, as ``tests/doc_pages.py``
-reads them), so a case runs what the page says and the two cannot drift
+section of docs/operations.md (``page=``: another page, such as
+docs/research-groups.md; continued lines joined, comments dropped, as
+``tests/doc_pages.py`` reads them), so a case runs what the page says and the two cannot drift
 apart. ``shell(rig, lines)`` runs them in one bash in the stack's project
 folder, with the stack's environment (the toolchain's ``pulumi`` first on
 ``PATH``), ``STACK``, ``NS`` and ``BACKEND_DIR`` (the ``file://`` backend's
@@ -30,21 +31,22 @@ from e2e.state import NAMESPACE
 from tests.doc_pages import blocks, commands
 
 PAGE = ROOT / "docs" / "operations.md"
+RESEARCH_GROUPS = ROOT / "docs" / "research-groups.md"
 CONFIRMS = re.compile(r"^(\S+=\S+ )*pulumi (up|refresh|destroy|import|cancel)\b")
 PREVIEWS = re.compile(r"^(\S+=\S+ )*pulumi (up|refresh|destroy)\b")
 
 
-def documented(heading: str) -> list[str]:
-    """The commands of the ``sh`` blocks in the section ``heading`` of docs/operations.md (subsections included)."""
-    return [command for block in documented_blocks(heading) for command in block]
+def documented(heading: str, page: Path = PAGE) -> list[str]:
+    """The commands of the ``sh`` blocks in the section ``heading`` of ``page`` (subsections included)."""
+    return [command for block in documented_blocks(heading, page) for command in block]
 
 
-def documented_blocks(heading: str) -> list[list[str]]:
-    """The commands of each ``sh`` block in the section ``heading``, block by block."""
-    lines = PAGE.read_text().splitlines()
+def documented_blocks(heading: str, page: Path = PAGE) -> list[list[str]]:
+    """The commands of each ``sh`` block in the section ``heading`` of ``page``, block by block."""
+    lines = page.read_text().splitlines()
     starts = [i for i, line in enumerate(lines) if re.fullmatch(rf"#+ {re.escape(heading)}\s*", line)]
     if len(starts) != 1:
-        raise CaseFailedError(f"docs/operations.md has {len(starts)} sections {heading!r}, expected one")
+        raise CaseFailedError(f"{page.relative_to(ROOT)} has {len(starts)} sections {heading!r}, expected one")
     level = len(lines[starts[0]]) - len(lines[starts[0]].lstrip("#"))
     section, fenced = [], False
     for line in lines[starts[0] + 1:]:
@@ -60,7 +62,7 @@ def pick(commands_: list[str], start: str, heading: str, *, exact: bool = False)
     """The one documented command that starts with ``start`` (or is it, with ``exact``)."""
     found = [c for c in commands_ if (c == start if exact else c.startswith(start))]
     if len(found) != 1:
-        raise CaseFailedError(f"docs/operations.md, {heading!r}: expected one command starting {start!r}, "
+        raise CaseFailedError(f"the documented section {heading!r}: expected one command starting {start!r}, "
                               f"found {found}")
     return found[0]
 

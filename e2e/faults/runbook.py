@@ -1,8 +1,9 @@
 """The day-2 runbook of docs/operations.md, run for real on a protected stack.
 
-The commands are read from the page itself (its ``sh`` blocks under "Rotating
-a password" and "Removing a research-group tenant"; "Adding a research-group
-tenant" has steps in words, followed here), so the page and this run cannot
+The commands are read from the pages themselves (the ``sh`` blocks of
+docs/operations.md, "Rotating a password", and of docs/research-groups.md,
+"Retire a group"; docs/research-groups.md, "Add a group" has steps in words,
+followed here), so the pages and this run cannot
 drift apart, and run as ``docs.py`` runs them (bash, ``STACK`` set, ``--yes``,
 no policy pack). The ``kubectl`` lines need a pod (``kubectl exec`` into
 PostgreSQL, ``rollout restart`` of the hub) or kubectl, which the toolchain does
@@ -23,7 +24,7 @@ from typing import Any
 from kubernetes import client
 
 from e2e import state
-from e2e.faults.docs import documented, documented_blocks, pick, shell
+from e2e.faults.docs import RESEARCH_GROUPS, documented, documented_blocks, pick, shell
 from e2e.faults.rig import BASE_GROUPS, CaseFailedError, Rig, last_error
 from e2e.hub import start_hub
 from e2e.hub.identity import hub_tenants_api
@@ -33,6 +34,7 @@ from e2e.state import CLIENT, NAMESPACE, REALM
 USER = "alice"
 ADDED = "astro"
 ROTATING = "Rotating a password"
+RETIRING = "Retire a group"
 
 
 def pulumi_lines(commands_: list[str]) -> list[str]:
@@ -168,7 +170,7 @@ def test_add_and_retire_a_research_group(rig: Rig) -> str:
         raise CaseFailedError("the refused update deleted part of the group")
     saw = last_error(refused.output)
     # Then the section's commands: unprotect the Tenant, update, delete the retained Tenant.
-    steps = documented("Removing a research-group tenant")
+    steps = documented(RETIRING, RESEARCH_GROUPS)
     shell(rig, pulumi_lines(steps), fill={"<name>": ADDED})
     if ADDED in {r["name"] for r in admin.client_roles(REALM, CLIENT)}:
         raise CaseFailedError(f"the update left the role {ADDED}")

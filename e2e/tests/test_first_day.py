@@ -41,8 +41,8 @@ pytestmark = pytest.mark.e2e
 LOGIN = "pulumi login"
 STARTS = (LOGIN, "pulumi stack init prod", "pulumi config set ")
 #: What the config commands set, as Pulumi.prod.yaml then holds it (``--path`` sets one field of an object).
-SET = {"keycloak:url": "https://auth.example.org", "keycloak:clientId": "pulumi", "kubernetes:context": "my-cluster",
-       "dossier:fqdn": "hub.example.org"}
+SET = {"dossier:fqdn": "hub.example.org", "kubernetes:context": "my-cluster", "keycloak:url": "https://auth.example.org",
+       "keycloak:clientId": "pulumi"}
 
 
 def first_day() -> list[str]:
@@ -53,11 +53,12 @@ def first_day() -> list[str]:
 
 
 def test_the_documented_first_day_commands_are_the_ones_this_test_expects() -> None:
+    # README "Deploy in five steps" (the secret), then configuration.md, "Setting values with the CLI".
     assert [c for c in first_day() if c.startswith("pulumi config set ")] == [
         "pulumi config set --secret keycloak:clientSecret '<secret>'",
-        *(f"pulumi config set {key} {value}" for key, value in SET.items() if key != "dossier:fqdn"),
         "pulumi config set dossier:fqdn hub.example.org",
         "pulumi config set --path dossier:keycloak.url https://auth.example.org",
+        *(f"pulumi config set {key} {value}" for key, value in SET.items() if key != "dossier:fqdn"),
     ]
 
 
