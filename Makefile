@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
-# Kubernetes version the core objects are validated against (kubernetes-validate schemas).
-KUBERNETES_VERSION ?= 1.30.0
+# Kubernetes version the core objects are validated against (kubernetes-validate schemas); empty: the plan's
+# default (offline/validate.py). Which versions can be given: docs/operations.md#prerequisites.
+KUBERNETES_VERSION ?=
 BASE ?=
 # Schema checks (docs/schemas.md): SCHEMAS=cluster checks custom resources against the CRDs of the stack's
 # cluster; ALLOW_UNCHECKED=1 lets a plan or the tests pass with a warning when a schema check could not run.
@@ -42,14 +43,16 @@ test: lint
 	$(PY) -m pytest
 
 plan: $(VENV)/.installed
-	$(PY) -m offline.plan --stack $(STACK) --kubernetes-version $(KUBERNETES_VERSION) --schemas $(SCHEMAS)
+	$(PY) -m offline.plan --stack $(STACK) $(if $(KUBERNETES_VERSION),--kubernetes-version $(KUBERNETES_VERSION)) \
+		--schemas $(SCHEMAS)
 
 base-given:
 	@test -n "$(BASE)" || { echo "usage: make plan-diff BASE=<git ref> [STACK=dev]" >&2; exit 2; }
 
 # Exit 0 whether or not the plans differ; non-zero if either plan fails.
 plan-diff: base-given $(VENV)/.installed
-	$(PY) -m offline.plandiff --base $(BASE) --stack $(STACK) --kubernetes-version $(KUBERNETES_VERSION)
+	$(PY) -m offline.plandiff --base $(BASE) --stack $(STACK) \
+		$(if $(KUBERNETES_VERSION),--kubernetes-version $(KUBERNETES_VERSION))
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.offline --stack $(STACK)

@@ -75,6 +75,8 @@ ApiVersion = Annotated[str, _matching(r"[a-z0-9.-]+/[a-z0-9]+", "<group>/<versio
 Kind = Annotated[str, _matching(r"[A-Z][A-Za-z0-9]*", "a kind such as HTTPProxy")]
 CrdName = Annotated[str, _matching(r"[a-z0-9]+\.[a-z0-9.-]+",
                                    "<plural>.<group>, such as httpproxies.projectcontour.io")]
+Release = Annotated[str, _matching(r"\S(.*\S)? " + _SEMVER,
+                                   "<project> <version>, such as Contour 1.24.0 (the release the CRD is of)")]
 
 
 class _Entry(BaseModel):
@@ -123,6 +125,7 @@ class CrdEntry(_Entry):
     apiVersion: ApiVersion  # noqa: N815 - written as in Kubernetes
     kind: Kind
     crd: CrdName
+    release: Release | None = Field(None, description="the prerequisite's release the schema is of, for the docs")
     schema_: FileEntry = Field(alias="schema")
 
     @model_validator(mode="after")
@@ -172,6 +175,8 @@ class CrdPin:
     kind: str
     crd: str
     schema: str
+    #: ``<project> <version>``: the prerequisite's release the schema is of (the versions table of the docs)
+    release: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,7 +306,8 @@ def load(path: Path = PINS_FILE) -> Pins:
         files=files,
         charts={(c.chart, c.version): ChartPin(c.chart, c.version, c.title or c.chart, c.check, c.values.file,
                                                c.schema_.file if c.schema_ else None) for c in document.charts},
-        crds={(c.apiVersion, c.kind): CrdPin(c.apiVersion, c.kind, c.crd, c.schema_.file) for c in document.crds},
+        crds={(c.apiVersion, c.kind): CrdPin(c.apiVersion, c.kind, c.crd, c.schema_.file, c.release)
+              for c in document.crds},
         references={r.chart: r.values.file for r in document.references},
     )
 

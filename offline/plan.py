@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,16 @@ def _supported_kubernetes_versions() -> tuple[str, ...]:
     # Package data: listed once per process.
     versions = {kubernetes_validate_utils.major_minor(v) for v in kubernetes_validate_utils.all_versions()}
     return tuple(sorted(versions, key=lambda v: tuple(int(p) for p in v.split("."))))
+
+
+def check_kubernetes_version(version: str) -> None:
+    """Refuse a Kubernetes version the core objects cannot be checked against, saying which can (``UsageError``)."""
+    supported = supported_kubernetes_versions()
+    if kubernetes_validate_utils.major_minor(version.removeprefix("v")) not in supported:
+        raise UsageError(
+            f"--kubernetes-version {version} (KUBERNETES_VERSION): the core objects are checked against the schemas "
+            f"kubernetes-validate {metadata.version('kubernetes-validate')} holds, for Kubernetes {supported[0]} to "
+            f"{supported[-1]} (docs/operations.md#prerequisites)")
 
 
 def program_version(root: Path = ROOT) -> str:
@@ -131,9 +142,7 @@ def plan(
     """
     if schemas_from not in ("pinned", "cluster"):
         raise UsageError(f"--schemas {schemas_from}: expected pinned or cluster")
-    supported = supported_kubernetes_versions()
-    if kubernetes_validate_utils.major_minor(kubernetes_version) not in supported:
-        raise UsageError(f"Kubernetes {kubernetes_version} has no schemas here (supported: {', '.join(supported)})")
+    check_kubernetes_version(kubernetes_version)
     stacks = stacks or root
     if not stack_file(stack, stacks).is_file():
         raise UsageError(f"no stack file Pulumi.{stack}.yaml in {stacks}")

@@ -98,6 +98,9 @@ BAD = {
                   ["line 24, column 5: not valid YAML: key 'check' given twice (lines 23 and 24)"]),
     "a-tab": (_edit("    check: keys\n", "\tcheck: keys\n"),
               ["line 38, column 1: not valid YAML: found character '\\t' that cannot start any token"]),
+    "release-without-version": (_edit("release: Contour 1.24.0", "release: Contour"),
+                                ["crds[1] (HTTPProxy projectcontour.io/v1): release: expected <project> <version>, "
+                                 "such as Contour 1.24.0", "(got 'Contour')"]),
     "every-problem-at-once": (
         lambda text: _edit(SCHEMA_SHA, "x")(_edit("kind: HTTPProxy", "kind: httpproxy")(text)),
         ["charts[0] (jupyterhub 2.0.0): schema.sha256: expected 64 lower-case",
