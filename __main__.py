@@ -188,11 +188,14 @@ pulumi.export("tenants", [tenant.name, *(t.name for t in cfg.tenants)])
 pulumi.export(
     "postgresql",
     {
-        "host": postgresql.host,
+        # Resolvable from every namespace; the hub itself keeps the short name (its values are unchanged).
+        "host": postgresql.service_host,
         "port": postgresql.port,
         "database": postgresql.database,
         "username": postgresql.username,
         "secretName": postgresql.secret_name,
+        # The chart's NetworkPolicy admits only pods of the hub's namespace with these labels.
+        "clientLabels": postgresql.client_labels,
     },
 )
 pulumi.export("postgresqlPassword", postgresql.password)
@@ -206,5 +209,5 @@ pulumi.export(
 )
 pulumi.export("keycloakClientSecret", keycloak_client.client_secret)
 pulumi.export("hubServiceAccount", hub.service_account)
-pulumi.export("tlsSecret", ingress.tls_secret)
+pulumi.export("tlsSecret", {"name": ingress.tls_secret, "namespace": namespace_name})
 pulumi.export("chartVersions", {"postgresql": pg.chartVersion, "jupyterhub": jh.chartVersion})

@@ -54,6 +54,18 @@ def primary_host(release_name: str, architecture: str) -> str:
     return f"{release_name}-primary" if architecture == "replication" else release_name
 
 
+def qualified_host(host: str, namespace: str) -> str:
+    """The Service as pods of every namespace reach it: ``<service>.<namespace>.svc``.
+
+    No cluster domain is written: a pod's DNS search list ends in the cluster's domain
+    (``cluster.local`` unless the cluster was set up otherwise), so this name resolves in any
+    pod that uses the cluster's DNS (``dnsPolicy: ClusterFirst``, the default), and stays
+    right on a cluster with another domain. The short name resolves in the release's
+    namespace only.
+    """
+    return f"{host}.{namespace}.svc"
+
+
 def postgresql_values(args: PostgreSQLArgs) -> dict[str, Any]:
     """Values of bitnami/postgresql; every key exists in the chart's values.yaml."""
     persistence: dict[str, Any] = {"size": args.size}
@@ -106,7 +118,11 @@ class PostgreSQL(pulumi.ComponentResource):
     """The hub's database."""
 
     host: str
-    """Service name of the primary (known at preview)."""
+    """Service name of the primary (known at preview): what the hub, in the same namespace, connects to."""
+    service_host: pulumi.Output[str]
+    """The same Service as other namespaces name it (``qualified_host``)."""
+    client_labels: dict[str, str]
+    """The labels a pod of the release's namespace needs for the chart's NetworkPolicy to admit it."""
     port: int
     database: str
     username: str
@@ -146,6 +162,8 @@ class PostgreSQL(pulumi.ComponentResource):
             opts=child(self, protect=args.protect, depends_on=[secret]),
         )
         self.host = primary_host(args.release_name, args.architecture)
+        self.service_host = pulumi.Output.from_input(args.namespace).apply(lambda ns: qualified_host(self.host, ns))
+        self.client_labels = dict(args.client_pod_labels)
         self.port = PORT
         self.database = args.database
         self.username = args.username

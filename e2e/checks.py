@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 from kubernetes import client
 from pulumi import automation as auto
@@ -140,11 +141,14 @@ def assert_cluster(api: client.ApiClient, outputs: dict[str, auto.OutputValue], 
     certificate = custom.get_namespaced_custom_object("cert-manager.io", "v1", NAMESPACE, "certificates",
                                                       _only_name(custom, "cert-manager.io", "certificates"))
     _expect("Certificate dnsNames", certificate["spec"]["dnsNames"], [FQDN])
-    _expect("Certificate secretName", certificate["spec"]["secretName"], outputs["tlsSecret"].value)
+    tls = outputs["tlsSecret"].value
+    _expect("Certificate secretName", certificate["spec"]["secretName"], tls["name"])
+    _expect("Certificate namespace == output tlsSecret.namespace", certificate["metadata"]["namespace"],
+            tls["namespace"])
     proxy = custom.get_namespaced_custom_object("projectcontour.io", "v1", NAMESPACE, "httpproxies",
                                                 _only_name(custom, "projectcontour.io", "httpproxies"))
     _expect("HTTPProxy fqdn", proxy["spec"]["virtualhost"]["fqdn"], FQDN)
-    _expect("HTTPProxy TLS secret", proxy["spec"]["virtualhost"]["tls"]["secretName"], outputs["tlsSecret"].value)
+    _expect("HTTPProxy TLS secret", proxy["spec"]["virtualhost"]["tls"]["secretName"], tls["name"])
     _expect("HTTPProxy service", [(s["name"], s["port"]) for r in proxy["spec"]["routes"] for s in r["services"]],
             [("proxy-public", 80)])
 
@@ -195,6 +199,36 @@ def assert_output_contract(stack: E2EStack) -> None:
         _expect(f"output {name} is secret", outputs[name].secret, secret)
         _expect(f"`pulumi stack output` {name}", hidden[name], "[secret]" if secret else outputs[name].value)
         _expect(f"`pulumi stack output --show-secrets` {name}", shown[name], outputs[name].value)
+
+
+def assert_outputs_serve_other_namespaces(api: client.ApiClient, outputs: dict[str, auto.OutputValue]) -> None:
+    """What docs/outputs.md promises a team in another namespace, against what Helm and the API server hold.
+
+    ``postgresql.host`` is the Service the hub connects to (the host of its ``hub.db.url``,
+    short: the hub shares its namespace) qualified with the namespace and ``.svc``;
+    ``postgresql.clientLabels`` are the labels the chart's NetworkPolicy values admit, with no
+    namespace selector (so: the hub's namespace only), and the hub carries them;
+    ``tlsSecret`` names the Secret the Certificate writes and the namespace it is in.
+    """
+    namespace = outputs["namespace"].value
+    postgresql = outputs["postgresql"].value
+    hub = received_values(api, namespace, "jhub")["hub"]
+    _expect("output postgresql.host", postgresql["host"], f"{urlparse(hub['db']['url']).hostname}.{namespace}.svc")
+    rules = received_values(api, namespace, "jhub-postgresql")["networkPolicy"]["ingressRules"]
+    for rule in ("primaryAccessOnlyFrom", "readReplicasAccessOnlyFrom"):
+        admitted = rules[rule]
+        _expect(f"PostgreSQL {rule} podSelector == output postgresql.clientLabels", admitted.get("podSelector"),
+                postgresql["clientLabels"])
+        _expect(f"PostgreSQL {rule} namespaceSelector (none: the release's namespace only)",
+                admitted.get("namespaceSelector"), None)
+    _expect("the hub's labels hold postgresql.clientLabels",
+            {key: hub["labels"].get(key) for key in postgresql["clientLabels"]}, postgresql["clientLabels"])
+    tls = outputs["tlsSecret"].value
+    custom: Any = client.CustomObjectsApi(api)
+    certificates = custom.list_namespaced_custom_object("cert-manager.io", "v1", tls["namespace"],
+                                                        "certificates")["items"]
+    _expect(f"Certificates in {tls['namespace']} writing output tlsSecret.name",
+            [c["metadata"]["name"] for c in certificates if c["spec"]["secretName"] == tls["name"]], [tls["name"]])
 
 
 def _secret_leaves(value: Any) -> Iterator[str]:

@@ -29,8 +29,10 @@ def test_hub_db_on_postgresql_without_password_in_url(dev: RunResult) -> None:
     db = _values(dev)["hub"]["db"]
     pg = dev.outputs["postgresql"].value
     assert db["type"] == "postgres"
-    assert db["url"] == f"postgresql+psycopg2://{pg['username']}@{pg['host']}:5432/{pg['database']}"
+    # The hub connects by the Service's short name (its namespace's); the output names it for every namespace.
+    assert db["url"] == f"postgresql+psycopg2://{pg['username']}@jhub-postgresql-primary:5432/{pg['database']}"
     assert db["url"] == "postgresql+psycopg2://jhub@jhub-postgresql-primary:5432/jhub"
+    assert pg["host"] == "jhub-postgresql-primary.jhub.svc"
     user_password = dev.one("random:index/randomPassword:RandomPassword", "postgresql-user-password")
     assert db["password"] == Secret(reveal(user_password.outputs["result"]))
     assert db["upgrade"] is True

@@ -105,7 +105,7 @@ def test_standalone_has_no_replicas(run_program) -> None:
     assert values["architecture"] == "standalone"
     assert "readReplicas" not in values
     assert "readReplicasAccessOnlyFrom" not in values["networkPolicy"]["ingressRules"]
-    assert result.outputs["postgresql"].value["host"] == "jhub-postgresql"
+    assert result.outputs["postgresql"].value["host"] == "jhub-postgresql.jhub.svc"
 
 
 def test_only_the_hub_may_connect(dev: RunResult) -> None:
@@ -114,7 +114,11 @@ def test_only_the_hub_may_connect(dev: RunResult) -> None:
     assert policy["enabled"] is True
     for rule in ("primaryAccessOnlyFrom", "readReplicasAccessOnlyFrom"):
         assert policy["ingressRules"][rule] == {"enabled": True, "podSelector": hub_labels}
+        # No namespaceSelector: the chart's rule then admits pods of the release's namespace only.
+        assert "namespaceSelector" not in policy["ingressRules"][rule]
     assert "allowExternal" not in policy  # not a key of chart 12.2.1
+    # The output contract says so: who may connect is the hub's namespace with these labels.
+    assert dev.outputs["postgresql"].value["clientLabels"] == hub_labels
 
 
 @pytest.mark.parametrize("architecture", ["replication", "standalone"])

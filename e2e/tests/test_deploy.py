@@ -93,6 +93,8 @@ def test_04_helm_got_the_values_the_program_sent(deployment: Deployment) -> None
 
 def test_05_stack_output_is_the_contract_with_secrets_hidden(deployment: Deployment) -> None:
     checks.assert_output_contract(deployment.stack)
+    # The names other teams use hold from their namespaces (docs/outputs.md#who-may-connect-to-what).
+    checks.assert_outputs_serve_other_namespaces(deployment.api, deployment.stack.outputs())
     # The README's last step, as written: one output by name, through the CLI itself.
     hub_url = deployment.stack.cli("stack", "output", "hubUrl").stdout.strip()
     assert hub_url.startswith("https://") and hub_url == deployment.stack.outputs()["hubUrl"].value, hub_url
