@@ -8,6 +8,7 @@ copy of the project to run in.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -236,12 +237,9 @@ def pointers(text: str) -> Iterator[Pointer]:
 def project_text_files(root: Path = ROOT) -> list[Path]:
     """The project's own text files (no virtualenvs, builds, caches or lock files)."""
     found = []
-    for path in sorted(root.rglob("*")):
-        parts = path.relative_to(root).parts
-        if any(p in _NOT_SCANNED or p.endswith("_cache") for p in parts) or not path.is_file():
-            continue
-        if path.suffix in _TEXT_SUFFIXES and path.name not in ("go.sum",):
-            found.append(path)
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if d not in _NOT_SCANNED and not d.endswith("_cache"))
+        found += [Path(folder) / f for f in sorted(files) if Path(f).suffix in _TEXT_SUFFIXES and f != "go.sum"]
     return found
 
 
