@@ -42,6 +42,9 @@ NOT_PREREQUISITES = {
     "postgresql": "PostgreSQL, which the bitnami/postgresql chart runs",
     "etcd": "the API server's store, part of any cluster",
     "language-python": "the Python language host, which the CLI brings",
+    "dossier-hub": "Dossier's hub, which its image runs in the z2jh chart's hub pod",
+    "singleuser": "the single-user notebook server, which the singleuser image runs",
+    "pod-net": "the e2e's stand-in for a pod network, for pods run as host processes",
 }
 #: Where each prerequisite's project lives (the table links its name).
 HOMES = {
