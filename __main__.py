@@ -24,7 +24,7 @@ from components.jupyterhub import (
     Singleuser,
 )
 from components.keycloak_client import KeycloakClient, KeycloakClientArgs
-from components.nodepools import NodePools, NodePoolsArgs, match_node_purpose
+from components.nodepools import NodePools, NodePoolsArgs, match_node_purpose, node_field_manager
 from components.postgresql import PostgreSQL, PostgreSQLArgs
 from components.research import ResearchTenants, ResearchTenantsArgs
 from components.spawners import RemoteSpawner, Spawners, SpawnersArgs
@@ -78,11 +78,17 @@ keycloak_client = KeycloakClient(
     ),
 )
 
-node_pools_args = NodePoolsArgs(user=cfg.nodes.user, core=cfg.nodes.core)
+# Cluster-wide objects are named, labelled and owned per hub namespace, so that two stacks
+# of this program can share a cluster (docs/operations.md, "Two environments in one cluster").
+node_pools_args = NodePoolsArgs(
+    user=cfg.nodes.user, core=cfg.nodes.core, field_manager=node_field_manager(cfg.namespace)
+)
 node_pools = NodePools("nodes", node_pools_args)
 spawners = Spawners(
     "spawners",
     SpawnersArgs(
+        install_crd=cfg.spawnerCrd,
+        installed_by=cfg.namespace,
         spawners=[
             RemoteSpawner(
                 name=s.name, class_=s.class_, properties=s.properties, parameters=s.parameters, tenants=s.tenants
@@ -105,6 +111,7 @@ hub = JupyterHub(
             name=jh.image.name, tag=jh.image.tag, pull_policy=jh.image.pullPolicy, pull_secrets=jh.image.pullSecrets
         ),
         spawner_class=jh.spawnerClass,
+        cluster_role_name=f"{cfg.namespace}-hub",
         database=Database(
             host=postgresql.host,
             port=postgresql.port,

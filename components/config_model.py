@@ -242,6 +242,11 @@ class StackConfig(Model):
     )
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="Certificate and HTTPProxy.")
     nodes: NodesConfig = Field(default_factory=NodesConfig, description="Node pools (hub.jupyter.org/node-purpose).")
+    spawnerCrd: StrictBool = Field(
+        True,
+        description="Install the cluster-wide Spawner CRD (spawners.dossier.unito.it). In a cluster shared by "
+        "several stacks of this program exactly one installs it; the others set false.",
+    )
     protectData: StrictBool = Field(True, description="Protect data-bearing resources against deletion.")
     deleteTimeout: Timeout = Field(
         "10m",

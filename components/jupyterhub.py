@@ -93,6 +93,8 @@ class JupyterHubArgs:
     database: Database
     oauth: OAuth
     release_name: str = "jhub"
+    cluster_role_name: str = "jhub-hub"
+    """Name of the hub's ClusterRole and binding: ``<namespace>-hub``, unique per stack in a shared cluster."""
     node_purpose: Literal["require", "prefer"] = "prefer"
     core_tolerations: list[dict[str, Any]] | None = None
     """Tolerations of the core pods; ``None`` leaves the chart's list."""
@@ -258,14 +260,14 @@ class JupyterHub(pulumi.ComponentResource):
         labels = {"app": "jupyterhub", "component": "hub", "app.kubernetes.io/managed-by": "pulumi"}
         role = ClusterRole(
             f"{name}-cluster-role",
-            metadata=ObjectMetaArgs(name=f"{args.release_name}-hub", labels=labels),
+            metadata=ObjectMetaArgs(name=args.cluster_role_name, labels=labels),
             rules=[PolicyRuleArgs(api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"])
                    for r in hub_cluster_rules()],
             opts=child(self),
         )
         ClusterRoleBinding(
             f"{name}-cluster-role-binding",
-            metadata=ObjectMetaArgs(name=f"{args.release_name}-hub", labels=labels),
+            metadata=ObjectMetaArgs(name=args.cluster_role_name, labels=labels),
             role_ref=RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name),
             subjects=[SubjectArgs(kind="ServiceAccount", name=HUB_SERVICE_ACCOUNT, namespace=args.namespace)],
             opts=child(self),

@@ -4,6 +4,11 @@ One ``NodePatch`` (server-side apply) per configured node. Removing a node from
 config deletes its patch, which removes only the label this program set. A
 label first set by ``kubectl label`` belongs to another field manager, so the
 patch takes it over (``pulumi.com/patchForce``) under a pinned manager name.
+
+The manager's name carries the hub's namespace (``node_field_manager``): two stacks
+of this program in one cluster that label the same node then both own the label,
+and deleting one stack's patch leaves it for the other. Under one shared name the
+second stack's destroy removed the labels the first one had set.
 """
 
 from __future__ import annotations
@@ -19,12 +24,20 @@ from components.common import child
 
 PURPOSE_LABEL = "hub.jupyter.org/node-purpose"
 FIELD_MANAGER = "dossier-stack"
+DEFAULT_NAMESPACE = "jhub"
+
+
+def node_field_manager(namespace: str) -> str:
+    """``dossier-stack-<namespace>``; for the default namespace the name stacks were deployed with."""
+    return FIELD_MANAGER if namespace == DEFAULT_NAMESPACE else f"{FIELD_MANAGER}-{namespace}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class NodePoolsArgs:
     user: list[str] = field(default_factory=list)
     core: list[str] = field(default_factory=list)
+    field_manager: str = FIELD_MANAGER
+    """The server-side apply manager of the labels (``node_field_manager``)."""
 
 
 def match_node_purpose(args: NodePoolsArgs) -> Literal["require", "prefer"]:
@@ -50,7 +63,7 @@ class NodePools(pulumi.ComponentResource):
                         labels={PURPOSE_LABEL: purpose},
                         annotations={
                             "pulumi.com/patchForce": "true",
-                            "pulumi.com/patchFieldManager": FIELD_MANAGER,
+                            "pulumi.com/patchFieldManager": args.field_manager,
                         },
                     ),
                     opts=child(self),

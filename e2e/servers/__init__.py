@@ -16,6 +16,8 @@ API (each module's docstring says more):
   ``assign_client_roles``, ``set_mapper_multivalued``.
 - ``start_postgres`` -> ``Postgres`` (``postgres.py``): ``create_chart_database``,
   ``set_password``, ``can_login``.
+- ``start_object_store`` -> ``ObjectStore`` (``s3.py``): versitygw, an S3-compatible
+  store for the shared state backend (``backend_url``, ``env``, ``keys``).
 - ``CertificateAuthority`` (``certs.py``): the run's CA.
 
 For humans: ``python -m e2e.servers up [--keep]``.
@@ -29,6 +31,7 @@ from e2e.servers.keycloak_admin import KeycloakAdmin, KeycloakAdminError
 from e2e.servers.keycloak_realm import ProviderAccount, RealmSetup, prepare_realm, server_version_seen_by
 from e2e.servers.postgres import Postgres, start_postgres
 from e2e.servers.run import Servers, start_servers
+from e2e.servers.s3 import ObjectStore, start_object_store
 from e2e.servers.supervisor import (
     MissingToolError,
     PortInUseError,
@@ -47,6 +50,7 @@ __all__ = [
     "Keycloak",
     "KeycloakAdmin",
     "KeycloakAdminError",
+    "ObjectStore",
     "MissingToolError",
     "PortInUseError",
     "Postgres",
@@ -62,6 +66,7 @@ __all__ = [
     "server_version_seen_by",
     "start_cluster",
     "start_keycloak",
+    "start_object_store",
     "start_postgres",
     "start_servers",
     "tool",

@@ -1,0 +1,83 @@
+"""Two stacks of the program in one cluster: every cluster-scoped object is named or owned per hub namespace.
+
+The kubernetes provider creates with server-side apply, which adopts an existing
+object with the same fields without an error, and deletes it with whichever stack
+is destroyed. So two environments in one cluster must not send the same
+cluster-scoped object under the same name unless the API server refuses the
+second (docs/operations.md, "Two environments in one cluster"). The e2e proves
+it against a real API server (e2e/tests/test_shared_backend.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from offline.engine import RunResult, reveal
+
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+SPAWNER = "kubernetes:dossier.unito.it/v1alpha1:Spawner"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+PATCH = "kubernetes:core/v1:NodePatch"
+TENANT = "kubernetes:capsule.clastix.io/v1beta2:Tenant"
+#: The kinds this program creates without a namespace.
+CLUSTER_SCOPED = (CRD, SPAWNER, ROLE, BINDING, PATCH, TENANT)
+
+
+@pytest.fixture(scope="module")
+def second() -> RunResult:
+    """A second environment as the docs describe it: its own namespace, tenant, no CRD of its own."""
+    from tests.conftest import _run
+
+    return _run(namespace="jhub-prod", tenant={"name": "jhub-prod"}, spawnerCrd=False,
+                       tenants=[{"name": "genomics-prod"}])
+
+
+def _names(result: RunResult, type_: str) -> set[str]:
+    return {reveal(r.inputs)["metadata"]["name"] for r in result.by_type(type_)}
+
+
+def test_the_cluster_role_and_binding_are_named_after_the_namespace(dev: RunResult, second: RunResult) -> None:
+    assert _names(dev, ROLE) == _names(dev, BINDING) == {"jhub-hub"}  # the default namespace: names as before
+    assert _names(second, ROLE) == _names(second, BINDING) == {"jhub-prod-hub"}
+    binding = reveal(second.one(BINDING).inputs)
+    assert binding["roleRef"]["name"] == "jhub-prod-hub"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": "jhub-prod"}]
+
+
+def test_node_labels_have_a_field_manager_per_namespace(dev: RunResult, second: RunResult) -> None:
+    def managers(result: RunResult) -> set[str]:
+        return {reveal(p.inputs)["metadata"]["annotations"]["pulumi.com/patchFieldManager"]
+                for p in result.by_type(PATCH)}
+
+    assert managers(dev) == {"dossier-stack"}  # the default namespace keeps the name stacks were deployed with
+    assert managers(second) == {"dossier-stack-jhub-prod"}
+
+
+def test_the_crd_names_the_namespace_that_installed_it(dev: RunResult) -> None:
+    crd = reveal(dev.one(CRD).inputs)
+    assert crd["metadata"]["annotations"] == {"dossier.unito.it/installed-by": "jhub"}
+
+
+def test_spawner_crd_false_installs_no_crd_and_keeps_the_spawners(run_program: Any) -> None:
+    spawner = {"name": "hpc", "class": "dossier.spawners.ssh.SSHSpawner", "tenants": ["jhub"]}
+    result = run_program(spawnerCrd=False, spawners=[spawner])
+    assert result.by_type(CRD) == []
+    assert _names(result, SPAWNER) == {"hpc"}
+    # The ClusterRole still reads Spawners: the CRD is the other stack's.
+    role = reveal(result.one(ROLE).inputs)
+    assert {"apiGroups": ["dossier.unito.it"], "resources": ["spawners"], "verbs": ["get", "list"]} in role["rules"]
+
+
+def test_no_cluster_scoped_name_is_shared_by_the_two_environments(dev: RunResult, second: RunResult) -> None:
+    shared = {(t, n) for t in CLUSTER_SCOPED if t != PATCH for n in _names(dev, t) & _names(second, t)}
+    assert shared == set(), shared
+
+
+def test_spawner_crd_must_be_a_boolean(run_program: Any) -> None:
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError, match="dossier:spawnerCrd"):
+        run_program(spawnerCrd="maybe")
