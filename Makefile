@@ -15,7 +15,7 @@ export DOSSIER_ALLOW_UNCHECKED := $(ALLOW_UNCHECKED)
 # The pinned upstream files beside the checkout, when they are there (this repository's CI).
 export DOSSIER_UPSTREAM ?= $(abspath $(wildcard ../shared/upstream))
 
-.PHONY: test plan plan-diff base-given bench bench-real preview lint help e2e-tools e2e e2e-faults
+.PHONY: test plan plan-diff base-given bench bench-real preview lint help e2e-tools e2e e2e-faults e2e-shared
 
 help:
 	@echo "make plan [STACK=dev]             offline plan of a stack (no cluster, no Pulumi CLI): tree, checks, build/<stack>/"
@@ -28,6 +28,7 @@ help:
 	@echo "make e2e-tools                    build the real toolchain into ~/.cache/dossier-e2e (docs/e2e.md)"
 	@echo "make e2e                          pulumi up with the real CLI into local servers, a real login (docs/e2e.md)"
 	@echo "make e2e-faults                   faults under the real CLI: servers down, a killed CLI, drift, ... (docs/e2e.md)"
+	@echo "make e2e-shared                   an S3 backend shared by two environments, their readers, CI (docs/e2e.md)"
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,3 +79,7 @@ e2e: e2e-tools
 # Faults under the real CLI and servers, each case recovered as docs/operations.md#faults says.
 e2e-faults: e2e-tools
 	$(PY) -m e2e.faults
+
+# A team's backend (docs/e2e.md): an S3 store, two environments in one cluster, the outputs' readers, CI's preview.
+e2e-shared: e2e-tools
+	$(PY) -m pytest -m e2e e2e/tests_shared -p no:cacheprovider

@@ -112,10 +112,12 @@ class E2EStack:
     """One stack of the program in ``folder`` (its project copy, state, Pulumi home)."""
 
     def __init__(self, folder: Path, tools_: Toolchain, *, name: str = "e2e",
-                 env: Mapping[str, str] | None = None, echo: bool = True) -> None:
+                 env: Mapping[str, str] | None = None, echo: bool = True,
+                 program: Callable[[Path], Path] = copy_program) -> None:
+        """``program`` writes the project into the folder it is given (another project: the consumer's)."""
         self.folder = folder
         self.name = name
-        self.project = copy_program(folder / "project")
+        self.project = program(folder / "project")
         state = folder / "state"
         state.mkdir(parents=True, exist_ok=True)
         self.echo = echo

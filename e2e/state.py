@@ -8,6 +8,13 @@ as plain data to compare; ``EMPTY_INVENTORY`` is a destroyed stack.
 fault test compares the two (nothing duplicated, nothing missing;
 ``e2e/faults/compare.py`` names each difference). ``plain`` unwraps the secret
 envelopes of ``pulumi stack export --show-secrets``.
+
+Two stacks of the program can share the servers (``make e2e-shared``): given the
+stack's ``namespace`` and Keycloak ``client``, ``inventory`` counts only that
+stack's objects (its client; Tenants owned by its hub's ServiceAccount; its
+ClusterRole ``<namespace>-hub``; the Spawner CRD where its ``installed-by``
+annotation names the namespace). Node labels are shared: two stacks that label
+the same node both own the label.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ NODE_PURPOSE = "hub.jupyter.org/node-purpose"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 REALM, CLIENT, NAMESPACE, RELEASES = "dossier", "jupyter", "jhub", ("jhub", "jhub-postgresql")
 SPAWNER_CRD = "spawners.dossier.unito.it"
+INSTALLED_BY = "dossier.unito.it/installed-by"
 CLUSTER_ROLE = "jhub-hub"
 
 
@@ -60,10 +68,10 @@ def _names(items: list[Any]) -> list[str]:
     return sorted(str(i.metadata.name) for i in items)
 
 
-def _keycloak(servers: Servers) -> dict[str, Any]:
+def _keycloak(servers: Servers, client_id: str) -> dict[str, Any]:
     assert servers.keycloak
     admin = servers.keycloak.admin()
-    clients = admin.get(f"/{REALM}/clients", clientId=CLIENT)
+    clients = admin.get(f"/{REALM}/clients", clientId=client_id)
     found: dict[str, Any] = {"clients": len(clients)}
     if clients:
         path = f"/{REALM}/clients/{clients[0]['id']}"
@@ -72,32 +80,45 @@ def _keycloak(servers: Servers) -> dict[str, Any]:
     return found
 
 
-def _cluster(servers: Servers) -> dict[str, Any]:
+def _owned_tenants(custom: Any, namespace: str) -> list[str]:
+    owner = ("ServiceAccount", f"system:serviceaccount:{namespace}:hub")
+    found = custom.list_cluster_custom_object("capsule.clastix.io", "v1beta2", "tenants")["items"]
+    return sorted(t["metadata"]["name"] for t in found
+                  if owner in [(o.get("kind"), o.get("name")) for o in t.get("spec", {}).get("owners") or []])
+
+
+def _installed_by(crd: Any, namespace: str) -> bool:
+    """The CRD is this stack's: its annotation names the namespace (or, from a program before it, is absent)."""
+    return (crd.metadata.annotations or {}).get(INSTALLED_BY, namespace) == namespace
+
+
+def _cluster(servers: Servers, namespace: str) -> dict[str, Any]:
+    cluster_role = f"{namespace}-hub"
     assert servers.cluster
     api = servers.cluster.api_client()
     core: Any = client.CoreV1Api(api)
     custom: Any = client.CustomObjectsApi(api)
     rbac: Any = client.RbacAuthorizationV1Api(api)
     extensions: Any = client.ApiextensionsV1Api(api)
-    namespaces = [n for n in core.list_namespace().items if n.metadata.name == NAMESPACE]
+    namespaces = [n for n in core.list_namespace().items if n.metadata.name == namespace]
     found: dict[str, Any] = {
-        "namespace": [f"{NAMESPACE}{' (terminating)' if n.metadata.deletion_timestamp else ''}" for n in namespaces],
-        "tenants": sorted(tenant_names(api)),
-        "clusterRoles": [n for n in _names(rbac.list_cluster_role().items) if n == CLUSTER_ROLE],
-        "clusterRoleBindings": [n for n in _names(rbac.list_cluster_role_binding().items) if n == CLUSTER_ROLE],
-        "crds": [n for n in _names(extensions.list_custom_resource_definition().items)
-                 if n == SPAWNER_CRD],
+        "namespace": [f"{namespace}{' (terminating)' if n.metadata.deletion_timestamp else ''}" for n in namespaces],
+        "tenants": _owned_tenants(custom, namespace),
+        "clusterRoles": [n for n in _names(rbac.list_cluster_role().items) if n == cluster_role],
+        "clusterRoleBindings": [n for n in _names(rbac.list_cluster_role_binding().items) if n == cluster_role],
+        "crds": [c.metadata.name for c in extensions.list_custom_resource_definition().items
+                 if c.metadata.name == SPAWNER_CRD and _installed_by(c, namespace)],
         "nodeLabels": sorted(f"{n.metadata.name}={n.metadata.labels[NODE_PURPOSE]}" for n in core.list_node().items
                              if NODE_PURPOSE in (n.metadata.labels or {})),
     }
     if namespaces:
         # Helm's own release records (sh.helm.release.v1.*) are Helm's, not the stack's.
-        secrets = core.list_namespaced_secret(NAMESPACE).items
+        secrets = core.list_namespaced_secret(namespace).items
         # Helm's own release records (sh.helm.release.v1.*) are Helm's, not the stack's: they give the releases.
         found["secrets"] = [n for n in _names(secrets) if not n.startswith("sh.helm.release.")]
         found["releases"] = helm_releases(secrets)
         for plural, group in (("certificates", "cert-manager.io"), ("httpproxies", "projectcontour.io")):
-            items = custom.list_namespaced_custom_object(group, "v1", NAMESPACE, plural)["items"]
+            items = custom.list_namespaced_custom_object(group, "v1", namespace, plural)["items"]
             found[plural] = sorted(i["metadata"]["name"] for i in items)
     return found
 
@@ -118,9 +139,9 @@ def helm_releases(secrets: list[Any]) -> list[str]:
     return sorted(name if status == "deployed" else f"{name} ({status})" for name, (_, status) in latest.items())
 
 
-def inventory(servers: Servers) -> dict[str, Any]:
-    """Everything of the stack that exists in Keycloak and on the API server."""
-    return {"keycloak": _keycloak(servers), "cluster": _cluster(servers)}
+def inventory(servers: Servers, *, namespace: str = NAMESPACE, client_id: str = CLIENT) -> dict[str, Any]:
+    """Everything of the stack (the one of ``namespace`` and ``client_id``) in Keycloak and on the API server."""
+    return {"keycloak": _keycloak(servers, client_id), "cluster": _cluster(servers, namespace)}
 
 
 EMPTY_INVENTORY: dict[str, Any] = {

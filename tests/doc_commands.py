@@ -56,7 +56,7 @@ class E2E:
 
 
 MAKE_TEST = "make test"
-CI_COMMANDS: tuple[str, ...] = (MAKE_TEST, "make e2e-tools", "make e2e", "make e2e-faults")
+CI_COMMANDS: tuple[str, ...] = (MAKE_TEST, "make e2e-tools", "make e2e", "make e2e-faults", "make e2e-shared")
 
 OFFLINE: tuple[Offline, ...] = (
     Offline("make plan", output=("resources (",), writes=("build/dev/resources.yaml", "build/dev/outputs.json"),
@@ -106,6 +106,13 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "pulumi up --policy-pack policy"),
         None, _AUTOMATION + ": test_01_preview_then_up runs preview and up without --policy-pack (the "
                             "toolchain's language host 3.79 cannot start the pack, docs/e2e.md)"),
+    # A member joining a team's S3 backend (operations.md, "Sharing a backend"), read from the page and run as
+    # written with the run's bucket, in a new checkout with a PULUMI_HOME of its own.
+    E2E(("export AWS_ACCESS_KEY_ID='<access key>' AWS_SECRET_ACCESS_KEY='<secret key>'",
+         "export PULUMI_CONFIG_PASSPHRASE='<passphrase>'",
+         "pulumi login 's3://<bucket>?endpoint=https://<host>:<port>&use_path_style=true&region=<region>'",
+         "pulumi stack ls"),
+        "e2e/tests_shared/test_shared_backend.py::test_12_a_member_joins_as_documented"),
     E2E(("pulumi stack output hubUrl",),
         "e2e/tests/test_deploy.py::test_05_stack_output_is_the_contract_with_secrets_hidden"),
     # The real-engine benchmark (benchmarks.md); it starts its own servers and takes about 30 minutes. The e2e

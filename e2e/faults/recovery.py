@@ -82,7 +82,8 @@ def converge(rig: Rig) -> list[str]:
 def after_kill(rig: Rig) -> tuple[list[str], int]:
     """The section's first block after a killed CLI; what was done and how many operations were pending."""
     commands = documented(SECTION)
-    starts = (SIDECARS, "pulumi cancel", "pulumi stack export", "pulumi refresh")
+    # The first line is for file:// backends only, as the page says.
+    starts = (SIDECARS,) * rig.file_backend + ("pulumi cancel", "pulumi stack export", "pulumi refresh")
     lines = [pick(commands, start, SECTION) for start in starts]
     had_lock = bool(rig.locks())
     done = shell(rig, lines)

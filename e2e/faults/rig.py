@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 import requests
@@ -129,6 +129,8 @@ class Rig:
     _controllers: Any = None
     _controllers_kind: str = "none"
     _runs: int = 0
+    #: A ``file://`` backend (its metadata sidecars are part of the recovery); a bucket has none.
+    file_backend: ClassVar[bool] = True
 
     @classmethod
     def create(cls, supervisor: Supervisor, servers: Servers, tools: Toolchain) -> Rig:

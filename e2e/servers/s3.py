@@ -97,7 +97,7 @@ class ObjectStore:
 
 def start_object_store(supervisor: Supervisor, ca: CertificateAuthority, *, port: int | None = None,
                        bucket: str = BUCKET, limit: float = S3_LIMIT) -> ObjectStore:
-    """versitygw over https on 127.0.0.1 with the state bucket (see the module doc)."""
+    """The S3 gateway over https on 127.0.0.1, with the state bucket (see the module doc)."""
     program = tool("versitygw", "versitygw")
     https_port = claim_port(port, "the S3 gateway")
     root = supervisor.path("s3", "data")

@@ -12,7 +12,6 @@ drops or reshapes one fails this program's ``pulumi up`` naming it.
 
 import pulumi
 import pulumi_kubernetes as k8s
-
 from contract import OUTPUTS, require
 
 config = pulumi.Config()
@@ -24,7 +23,14 @@ db = require(dossier, "postgresql")                       # {"host": "<service>.
 db_password = require(dossier, "postgresqlPassword")      # a secret here too
 # --- end of the block ---
 
-namespace = k8s.core.v1.Namespace("namespace", metadata={"name": config.get("namespace") or "analytics"})
+# Every output of the contract read and its type checked before anything is made: the namespace,
+# which everything else is in, waits for all the checks (the list of names is no secret).
+checked = pulumi.Output.unsecret(
+    pulumi.Output.all(*(require(dossier, name) for name in OUTPUTS)).apply(lambda _: sorted(OUTPUTS))
+)
+namespace = k8s.core.v1.Namespace(
+    "namespace", metadata={"name": checked.apply(lambda _: config.get("namespace") or "analytics")}
+)
 ns = namespace.metadata.apply(lambda m: m["name"])
 db_host = db.apply(lambda d: d["host"])
 db_port = db.apply(lambda d: str(int(d["port"])))
@@ -45,6 +51,4 @@ pulumi.export("hubUrl", hub_url)
 pulumi.export("databaseHost", db_host)
 pulumi.export("databasePort", db_port)
 pulumi.export("databaseUrl", database_url)  # derived from a secret: a secret
-# Every output of the contract read and its type checked (the list of names is no secret).
-checked = pulumi.Output.all(*(require(dossier, name) for name in OUTPUTS)).apply(lambda _: sorted(OUTPUTS))
-pulumi.export("outputsChecked", pulumi.Output.unsecret(checked))
+pulumi.export("outputsChecked", checked)

@@ -1,0 +1,149 @@
+"""The preview step of ``.github/workflows/preview.yml``, run as the workflow runs it.
+
+``preview_job()`` reads the workflow: the job whose step uses ``pulumi/actions``
+with ``command: preview``. ``run_preview(...)`` then does what that job does on a
+runner, with this machine's servers in place of the repository's secrets and
+variables: the job's ``run`` steps that set the job's environment (the
+kubeconfig step: its script run in bash with ``RUNNER_TEMP`` and ``GITHUB_ENV``,
+and what it appends to ``GITHUB_ENV`` kept), then the action's inputs as the CLI
+options they stand for (``cloud-url``: ``pulumi login``; ``stack-name``:
+``--stack``; ``command: preview``), with the step's ``env`` evaluated (``${{
+secrets.X }}``, ``${{ vars.X }}``, ``${{ matrix.X }}`` and their ``==``, ``&&``,
+``||``). An input this module does not know fails the run, so a new input in the
+workflow cannot be skipped silently.
+
+Left out, each said in ``Preview.left_out``: the install step (the e2e's
+virtualenv holds the same requirements), the inputs that only talk to GitHub
+(``comment-on-pr``, ``github-token``), and ``policyPacks`` (the toolchain's
+language host cannot start a policy pack: docs/e2e.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from e2e.stack import ROOT
+
+WORKFLOW = ROOT / ".github" / "workflows" / "preview.yml"
+ACTION = "pulumi/actions@"
+#: Inputs that only talk to GitHub: nothing of the preview depends on them.
+GITHUB_ONLY = ("comment-on-pr", "github-token")
+#: Steps a runner needs that this machine has already (the e2e's virtualenv, the checkout).
+NOT_RUN = {"Install the program and the policy pack": "the e2e's .venv holds the same requirements"}
+POLICY_GAP = ("policyPacks: the toolchain's language host 3.79 cannot start a policy pack for this CLI "
+              "(docs/e2e.md); the preview runs without it")
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_NAME = re.compile(r"\b(secrets|vars|matrix|github|env)\.([A-Za-z_][A-Za-z0-9_-]*)")
+
+
+class WorkflowError(Exception):
+    """The workflow holds something this runner cannot run; the message names it."""
+
+
+def evaluate(text: str, context: Mapping[str, Mapping[str, str]]) -> str:
+    """``text`` with every ``${{ ... }}`` evaluated as GitHub does for these forms (missing names are "")."""
+    def one(match: re.Match[str]) -> str:
+        expression = match.group(1)
+        names: dict[str, str] = {}
+
+        def name(found: re.Match[str]) -> str:
+            key = f"_v{len(names)}"
+            names[key] = str(context.get(found.group(1), {}).get(found.group(2), ""))
+            return key
+
+        python = _NAME.sub(name, expression).replace("&&", " and ").replace("||", " or ")
+        if re.search(r"[^\w\s'=!().]", python.replace(" and ", " ").replace(" or ", " ")):
+            raise WorkflowError(f"cannot evaluate the expression {expression!r}")
+        # Names and string literals only (checked above), no builtins: the forms the workflows use.
+        return str(eval(python, {"__builtins__": {}}, names))
+
+    return _EXPRESSION.sub(one, text)
+
+
+def preview_job(workflow: Path = WORKFLOW) -> tuple[dict[str, Any], int]:
+    """The job holding the ``pulumi/actions`` preview step, and that step's index."""
+    document = yaml.safe_load(workflow.read_text())
+    for job in (document.get("jobs") or {}).values():
+        for index, step in enumerate(job.get("steps") or []):
+            if str(step.get("uses", "")).startswith(ACTION) and (step.get("with") or {}).get("command") == "preview":
+                return job, index
+    raise WorkflowError(f"{workflow.name}: no step uses {ACTION} with command: preview")
+
+
+@dataclass
+class Preview:
+    """What the step ran, and how it ended."""
+
+    login: list[str]
+    argv: list[str]
+    env: dict[str, str]
+    pulumi_version: str
+    code: int = -1
+    output: str = ""
+    left_out: list[str] = field(default_factory=list)
+
+
+def plan(context: Mapping[str, Mapping[str, str]], runner_temp: Path,
+         workflow: Path = WORKFLOW) -> Preview:
+    """The commands and environment of the workflow's preview, its setup steps run (see the module doc)."""
+    job, index = preview_job(workflow)
+    env: dict[str, str] = {k: evaluate(str(v), context) for k, v in (job.get("env") or {}).items()}
+    left_out: list[str] = []
+    for step in job["steps"][:index]:
+        if "run" not in step:
+            continue  # actions/checkout, setup-python: the e2e's checkout and Python
+        if step.get("name") in NOT_RUN:
+            left_out.append(f"step {step['name']!r}: {NOT_RUN[step['name']]}")
+            continue
+        env.update(_run_step(step, context, env, runner_temp))
+    step = job["steps"][index]
+    inputs = {k: evaluate(str(v), context) for k, v in (step.get("with") or {}).items()}
+    env.update({k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()})
+    unknown = sorted(set(inputs) - {"command", "pulumi-version", "stack-name", "cloud-url", "policyPacks",
+                                    *GITHUB_ONLY})
+    if unknown:
+        raise WorkflowError(f"the preview step has inputs this runner does not know: {', '.join(unknown)}; "
+                            "map each to the CLI option it stands for (e2e/shared/workflow.py)")
+    left_out += [f"{name}: GitHub only" for name in GITHUB_ONLY if name in inputs]
+    if inputs.get("policyPacks"):
+        left_out.append(POLICY_GAP)
+    login = ["pulumi", "login", inputs["cloud-url"]] if inputs.get("cloud-url") else []
+    argv = ["pulumi", inputs["command"], "--stack", inputs["stack-name"], "--non-interactive"]
+    return Preview(login, argv, env, inputs.get("pulumi-version", ""), left_out=left_out)
+
+
+def _run_step(step: Mapping[str, Any], context: Mapping[str, Mapping[str, str]], env: Mapping[str, str],
+              runner_temp: Path) -> dict[str, str]:
+    """Run a ``run`` step in bash; what it appended to ``GITHUB_ENV``, as the job's environment gets it."""
+    github_env = runner_temp / "github_env"
+    github_env.write_text("")
+    step_env = {k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()}
+    done = subprocess.run(["bash", "-e", "-c", str(step["run"])], env={
+        **os.environ, **env, **step_env, "RUNNER_TEMP": str(runner_temp), "GITHUB_ENV": str(github_env)},
+        capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise WorkflowError(f"step {step.get('name')!r} failed (exit {done.returncode}): {done.stderr.strip()}")
+    return dict(line.split("=", 1) for line in github_env.read_text().splitlines() if "=" in line)
+
+
+def run_preview(preview: Preview, project: Path, base_env: Mapping[str, str], pulumi: Path) -> Preview:
+    """``pulumi login`` and the preview, in ``project`` with ``base_env`` (the runner's) plus the step's."""
+    env = {**os.environ, **base_env, **preview.env}
+    outputs = []
+    for argv in ([preview.login] if preview.login else []) + [preview.argv]:
+        done = subprocess.run([str(pulumi), *argv[1:]], cwd=project, env=env, capture_output=True, text=True,
+                              timeout=900, check=False)
+        outputs.append(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}")
+        preview.code = done.returncode
+        if done.returncode != 0:
+            break
+    preview.output = "\n".join(outputs)
+    return preview
