@@ -147,6 +147,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     split = draw(st.integers(0, len(nodes)))
     config["nodes"] = {"user": nodes[:split], "core": nodes[split:]}
     config["protectData"] = draw(st.booleans())
+    config["spawnerCrd"] = draw(st.booleans())
     config["deleteTimeout"] = draw(timeouts)
     taken = {hub_tenant, *config["keycloak"]["adminRoles"]}
     groups = draw(st.lists(dns_labels(20).filter(lambda n: n not in taken), unique=True, max_size=3))
@@ -280,6 +281,7 @@ MUTATIONS: dict[tuple[str | int, ...], st.SearchStrategy[Any]] = {
     ("ingress", "idleTimeout"): bad_durations,
     ("nodes", "user", 0): _corrupt(subdomains),
     ("protectData",): not_bool,
+    ("spawnerCrd",): not_bool,
     ("deleteTimeout",): st.sampled_from(["infinity", "0s", "0m0s", "10", "-1m", "10 min", "", "1d", True]),
     ("tenants", 0, "name"): _corrupt(dns_labels(20)),
     ("tenants", 0, "namespaceQuota"): st.one_of(st.integers(max_value=0), not_int),

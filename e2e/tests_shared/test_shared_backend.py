@@ -69,9 +69,12 @@ class Shared:
                                             self.store, configure=configure)
         return self.stacks[key]
 
-    def rig(self) -> S3Rig:
-        return S3Rig(self.supervisor, self.servers, self.tools, self.stack(FIRST), self.supervisor.path("logs", "cli"),
-                     groups=list(FIRST.groups), store=self.store)
+    def rig(self, case: str) -> S3Rig:
+        """The fault rig on the first environment's stack; the CLI's logs in ``logs/<case>/``."""
+        stack = self.stack(FIRST)
+        groups = [g["name"] for g in stack.config().get("dossier:tenants") or []]
+        return S3Rig(self.supervisor, self.servers, self.tools, stack, self.supervisor.path("logs", case),
+                     groups=groups, store=self.store)
 
 
 @pytest.fixture(scope="module")
@@ -246,14 +249,13 @@ def test_06_the_pull_request_preview_during_a_deploy(shared: Shared, tmp_path: P
 
 
 def test_07_a_second_up_at_the_same_time_is_refused_by_the_lock(shared: Shared) -> None:
-    print("    " + interrupted.test_two_updates_at_once(shared.rig()), flush=True)
+    print("    " + interrupted.test_two_updates_at_once(shared.rig("two-updates")), flush=True)
 
 
 def test_08_an_up_killed_midway_recovers_as_documented(shared: Shared) -> None:
-    rig = shared.rig()
-    rig.groups = [g["name"] for g in rig.stack.config()["dossier:tenants"]]
+    rig = shared.rig("cli-sigkill")
     print("    " + interrupted.test_cli_killed_mid_up(rig), flush=True)
-    assert shared.store.keys(".pulumi/locks/") == []
+    assert rig.lock_keys() == []
 
 
 def test_09_history_export_and_import(shared: Shared) -> None:
@@ -263,7 +265,7 @@ def test_09_history_export_and_import(shared: Shared) -> None:
     assert len(history) >= 6 and {"update", "refresh"} <= set(kinds), kinds
     assert all(entry["result"] in ("succeeded", "failed") for entry in history), history[:3]
     assert not any(entry["result"] == "in-progress" for entry in history)
-    print("    " + restore.test_restore_a_lost_stack_from_its_export(shared.rig()), flush=True)
+    print("    " + restore.test_restore_a_lost_stack_from_its_export(shared.rig("restore")), flush=True)
     assert len(stack.cli("stack", "history", "--json").json()) >= 1
 
 
