@@ -24,7 +24,7 @@ from components.jupyterhub import (
     Singleuser,
 )
 from components.keycloak_client import KeycloakClient, KeycloakClientArgs
-from components.nodepools import NodePools, NodePoolsArgs, match_node_purpose, node_field_manager
+from components.nodepools import NodePools, NodePoolsArgs, match_node_purpose
 from components.postgresql import PostgreSQL, PostgreSQLArgs
 from components.research import ResearchTenants, ResearchTenantsArgs
 from components.spawners import RemoteSpawner, Spawners, SpawnersArgs
@@ -78,11 +78,7 @@ keycloak_client = KeycloakClient(
     ),
 )
 
-# Cluster-wide objects are named, labelled and owned per hub namespace, so that two stacks
-# of this program can share a cluster (docs/operations.md, "Two environments in one cluster").
-node_pools_args = NodePoolsArgs(
-    user=cfg.nodes.user, core=cfg.nodes.core, field_manager=node_field_manager(cfg.namespace)
-)
+node_pools_args = NodePoolsArgs(user=cfg.nodes.user, core=cfg.nodes.core)
 node_pools = NodePools("nodes", node_pools_args)
 spawners = Spawners(
     "spawners",

@@ -3,12 +3,18 @@
 One ``NodePatch`` (server-side apply) per configured node. Removing a node from
 config deletes its patch, which removes only the label this program set. A
 label first set by ``kubectl label`` belongs to another field manager, so the
-patch takes it over (``pulumi.com/patchForce``) under a pinned manager name.
+patch takes it over (``pulumi.com/patchForce``).
 
-The manager's name carries the hub's namespace (``node_field_manager``): two stacks
-of this program in one cluster that label the same node then both own the label,
-and deleting one stack's patch leaves it for the other. Under one shared name the
-second stack's destroy removed the labels the first one had set.
+Each patch applies under a field manager of its own, which the kubernetes provider
+names (``pulumi-kubernetes-<hex>``) and keeps in the stack's state. So two stacks of
+this program in one cluster that label the same node both own the label, and
+deleting one stack's patch leaves it to the other. A pinned name would not do: one
+name shared by two stacks lets the second stack's destroy remove the first one's
+labels, and a name per stack goes through the annotation
+``pulumi.com/patchFieldManager``, which the provider also writes onto the Node,
+where two stacks' values overwrite each other (measured: the first stack's refresh
+then finds its patches changed). A stack deployed with the pinned name keeps it:
+the provider reads the manager from the state.
 """
 
 from __future__ import annotations
@@ -23,21 +29,12 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaPatchArgs
 from components.common import child
 
 PURPOSE_LABEL = "hub.jupyter.org/node-purpose"
-FIELD_MANAGER = "dossier-stack"
-DEFAULT_NAMESPACE = "jhub"
-
-
-def node_field_manager(namespace: str) -> str:
-    """``dossier-stack-<namespace>``; for the default namespace the name stacks were deployed with."""
-    return FIELD_MANAGER if namespace == DEFAULT_NAMESPACE else f"{FIELD_MANAGER}-{namespace}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class NodePoolsArgs:
     user: list[str] = field(default_factory=list)
     core: list[str] = field(default_factory=list)
-    field_manager: str = FIELD_MANAGER
-    """The server-side apply manager of the labels (``node_field_manager``)."""
 
 
 def match_node_purpose(args: NodePoolsArgs) -> Literal["require", "prefer"]:
@@ -61,10 +58,7 @@ class NodePools(pulumi.ComponentResource):
                     metadata=ObjectMetaPatchArgs(
                         name=node,
                         labels={PURPOSE_LABEL: purpose},
-                        annotations={
-                            "pulumi.com/patchForce": "true",
-                            "pulumi.com/patchFieldManager": args.field_manager,
-                        },
+                        annotations={"pulumi.com/patchForce": "true"},
                     ),
                     opts=child(self),
                 )

@@ -24,7 +24,7 @@ DEFAULTS = {
     8443: "Keycloak https", 9000: "Keycloak management", 5432: "PostgreSQL", 7070: "versitygw",
     8000: "JupyterHub proxy", 8001: "configurable-http-proxy API", 8081: "JupyterHub hub",
 }
-LOOPBACK = ("127.0.0.1", "::1")
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")  # the last: a JVM's IPv4 socket, as IPv6 shows it
 
 
 def listeners(supervisor: Supervisor) -> list[tuple[str, str, int]]:
