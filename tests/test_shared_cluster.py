@@ -29,9 +29,9 @@ CLUSTER_SCOPED = (CRD, SPAWNER, ROLE, BINDING, PATCH, TENANT)
 @pytest.fixture(scope="module")
 def second() -> RunResult:
     """A second environment as the docs describe it: its own namespace, tenant, no CRD of its own."""
-    from tests.conftest import _run
+    from tests.stacks import run_stack
 
-    return _run(namespace="jhub-prod", tenant={"name": "jhub-prod"}, spawnerCrd=False,
+    return run_stack(namespace="jhub-prod", tenant={"name": "jhub-prod"}, spawnerCrd=False,
                        tenants=[{"name": "genomics-prod"}])
 
 
