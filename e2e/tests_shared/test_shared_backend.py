@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from e2e.faults import interrupted, restore
 from e2e.faults.compare import differences
 from e2e.faults.docs import documented
 from e2e.faults.rig import last_error
+from e2e.faults.servers_down import created
 from e2e.servers import Controllers, ObjectStore, Servers, Supervisor, start_object_store, start_servers
 from e2e.servers.s3 import REGION
 from e2e.shared import runners, workflow
@@ -233,15 +235,21 @@ def test_06_the_pull_request_preview_during_a_deploy(shared: Shared, tmp_path: P
     runner_env = {k: v for k, v in pr.env.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE",
                                                                  "KUBECONFIG", *_aws_secrets(shared.store))}
     up = rig.pulumi("up", "--yes", "--skip-preview")
-    rig.wait_for_lock(up)
-    with Phase("the workflow's preview while the deploy holds the lock"):
-        workflow.run_preview(preview, pr.project, runner_env, shared.tools.cli_home / "bin" / "pulumi")
-    still_deploying = up.alive()
+    rig.wait_for_state("the deploy's first group created", created("", prefix="research-deploy-"), up)
+    # The deploy holds the lock and is half-way: it is paused (the CLI alone) while the preview runs, so the
+    # two overlap however fast either is on this machine.
+    up.send(signal.SIGSTOP)
+    try:
+        locked = rig.locks()
+        with Phase("the workflow's preview while the deploy holds the lock"):
+            workflow.run_preview(preview, pr.project, runner_env, shared.tools.cli_home / "bin" / "pulumi")
+    finally:
+        up.send(signal.SIGCONT)
+    assert locked, "the deploy held no lock"
     assert up.wait() == 0, last_error(up.output)
     print(f"    left out of the workflow run: {preview.left_out}", flush=True)
     assert preview.code == 0, preview.output[-3000:]
     assert "pr-added" in preview.output and "create" in preview.output, preview.output[-3000:]
-    assert still_deploying, "the deploy ended before the preview: no overlap was tested"
     # The preview persisted nothing: the deploy's state is whole, the pull request's group made nowhere.
     assert SECOND.differences(shared.servers, deploy) == []
     assert "pr-added" not in state.tenant_names(shared.api)
