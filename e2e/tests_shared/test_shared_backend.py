@@ -217,13 +217,14 @@ def test_06_the_pull_request_preview_during_a_deploy(shared: Shared, tmp_path: P
     assert shared.servers.cluster
     deploy = shared.stack(SECOND)
     pr = shared.stack(SECOND, "runner-2", configure=False)
-    # The pull request's checkout: the stack file of main, plus a research group.
-    pr.settings_file.write_text(deploy.settings_file.read_text())
-    pr.configure({"dossier:tenants": [{"name": g} for g in (*SECOND.groups, "pr-added")]})
     rig = S3Rig(shared.supervisor, shared.servers, shared.tools, deploy, shared.supervisor.path("logs", "deploy"),
                 store=shared.store)
     added = [f"deploy-{i:02d}" for i in range(8)]
     deploy.configure({"dossier:tenants": [{"name": g} for g in (*SECOND.groups, *added)]})
+    # The pull request's checkout is what the pull_request event checks out: its change merged into main,
+    # so main's stack file (the groups being deployed) plus a research group of its own.
+    pr.settings_file.write_text(deploy.settings_file.read_text())
+    pr.configure({"dossier:tenants": [{"name": g} for g in (*SECOND.groups, *added, "pr-added")]})
     context = {"secrets": {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, **_aws_secrets(shared.store),
                            "KUBECONFIG_PROD": shared.servers.cluster.kubeconfig.read_text()},
                "vars": {"PULUMI_BACKEND_URL": shared.store.backend_url()}, "matrix": {"stack": SECOND.stack}}
