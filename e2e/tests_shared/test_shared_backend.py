@@ -169,7 +169,8 @@ def test_04_the_consumer_reads_exactly_its_environment(shared: Shared) -> None:
         with Phase(f"consumer up: {env.stack}"):
             consumer.up()
         db = produced["postgresql"]
-        host = f"{db['host']}.{env.namespace}.svc"
+        host = db["host"]
+        assert host.endswith(f".{env.namespace}.svc"), host
         config_map = core.read_namespaced_config_map("dossier", f"analytics-{env.stack}").data
         assert config_map == {"HUB_URL": f"https://{env.fqdn}", "DB_HOST": host, "DB_PORT": "5432",
                               "DB_NAME": db["database"]}, config_map
@@ -294,7 +295,7 @@ def test_10_destroying_the_second_leaves_the_first_whole(shared: Shared) -> None
 
 
 def test_11_a_reader_without_the_passphrase_gets_no_secret(shared: Shared) -> None:
-    """docs/operations.md, "Who may read what": without the passphrase the secret outputs are left out."""
+    """docs/operations.md, "Sharing a backend" (who may read what): without the passphrase no secret output."""
     # A team whose own stacks have a passphrase of their own.
     consumer = _consumer(shared, FIRST, name="no-passphrase", passphrase="another team's passphrase")
     with Phase("consumer preview without the producer's passphrase"), pytest.raises(auto.CommandError) as raised:
