@@ -45,6 +45,7 @@ NOT_PREREQUISITES = {
     "dossier-hub": "Dossier's hub, which its image runs in the z2jh chart's hub pod",
     "singleuser": "the single-user notebook server, which the singleuser image runs",
     "pod-net": "the e2e's stand-in for a pod network, for pods run as host processes",
+    "versitygw": "the S3-compatible store of the shared-backend e2e; a team's backend is its own store",
 }
 #: Where each prerequisite's project lives (the table links its name).
 HOMES = {
