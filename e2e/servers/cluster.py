@@ -32,7 +32,7 @@ import yaml
 from kubernetes import client, config
 
 from e2e.servers.certs import CertificateAuthority, rsa_service_account_keys
-from e2e.servers.crds import install_crds, kube_request
+from e2e.servers.crds import CRDS, CrdSpec, install_crds, kube_request
 from e2e.servers.supervisor import HOST, Process, Supervisor, claim_port, free_port, tool
 
 ADMIN_USER = "admin"
@@ -148,8 +148,12 @@ def write_kubeconfig(path: Path, url: str, ca: CertificateAuthority, token: str,
 
 def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: str = "e2e",
                   nodes: list[str] | tuple[str, ...] = (), crds: bool = True, port: int | None = None,
-                  etcd_limit: float = ETCD_LIMIT, apiserver_limit: float = APISERVER_LIMIT) -> Cluster:
-    """Etcd + kube-apiserver, kubeconfig, CRDs and Nodes (see the module doc); the port is free unless given."""
+                  etcd_limit: float = ETCD_LIMIT, apiserver_limit: float = APISERVER_LIMIT,
+                  crd_specs: tuple[CrdSpec, ...] = CRDS) -> Cluster:
+    """Etcd + kube-apiserver, kubeconfig, CRDs and Nodes (see the module doc); the port is free unless given.
+
+    ``crd_specs``: which of the pinned-schema CRDs (``crds.WITHOUT_TENANT`` where Capsule brings its own).
+    """
     etcd_bin, apiserver_bin = tool("etcd", "etcd"), tool("kube-apiserver", "kube-apiserver")
     folder = supervisor.path("cluster")
     seconds: dict[str, float] = {}
@@ -197,6 +201,6 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
     write_kubeconfig(kubeconfig, url, ca, admin_token, context)
     cluster = Cluster(url, kubeconfig, context, ca.cert_path, admin_token, limited_token, etcd, apiserver, seconds)
     if crds:
-        seconds["crds"] = max(install_crds(cluster.api_client()).values())
+        seconds["crds"] = max(install_crds(cluster.api_client(), specs=crd_specs).values())
     cluster.create_nodes(nodes)
     return cluster

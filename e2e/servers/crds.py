@@ -13,6 +13,10 @@ The rest of each CRD (names, scope, subresources) is what the upstream CRD files
 Only the one version the stack uses is served (and stored). ``install_crds``
 returns once each CRD is ``Established`` with its names accepted and its
 resource is listed by API discovery, so a client can use it at once.
+
+When Capsule runs (``e2e/servers/capsule.py``) the Tenant CRD is Capsule's own,
+from its chart, and the cluster gets only the other two (``WITHOUT_TENANT``);
+``apply_crds`` installs given CRD manifests and waits for them the same way.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ CRDS = (
             ("cert", "certs"), ("cert-manager",)),
     CrdSpec("projectcontour.io", "v1", "HTTPProxy", "httpproxies", "httpproxy", "Namespaced", ("proxy", "proxies")),
 )
+#: The CRDs of a cluster whose Tenant CRD comes from Capsule's chart.
+WITHOUT_TENANT = tuple(spec for spec in CRDS if spec.kind != "Tenant")
 
 
 def crd_manifest(spec: CrdSpec, upstream: Path | None = None) -> dict[str, Any]:
@@ -122,10 +128,27 @@ def _discovered(api: client.ApiClient, spec: CrdSpec) -> bool:
 def install_crds(api: client.ApiClient, upstream: Path | None = None, limit: float = 60.0,
                  specs: tuple[CrdSpec, ...] = CRDS) -> dict[str, float]:
     """Create the CRDs and wait until each is established and served; seconds each took, by CRD name."""
+    return _create_and_wait(api, [(spec, crd_manifest(spec, upstream)) for spec in specs], limit)
+
+
+def apply_crds(api: client.ApiClient, manifests: list[dict[str, Any]], limit: float = 60.0) -> dict[str, float]:
+    """Create CRDs from their manifests and wait as ``install_crds`` does (discovery of the storage version)."""
+    pairs = []
+    for manifest in manifests:
+        spec, names = manifest["spec"], manifest["spec"]["names"]
+        storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
+        pairs.append((CrdSpec(spec["group"], storage, names["kind"], names["plural"], names.get("singular", ""),
+                              spec["scope"]), manifest))
+    return _create_and_wait(api, pairs, limit)
+
+
+def _create_and_wait(api: client.ApiClient, pairs: list[tuple[CrdSpec, dict[str, Any]]],
+                     limit: float) -> dict[str, float]:
     extensions = client.ApiextensionsV1Api(api)
     started = time.monotonic()
-    for spec in specs:
-        kube_request(api, "POST", CRD_PATH, crd_manifest(spec, upstream))
+    for _, manifest in pairs:
+        kube_request(api, "POST", CRD_PATH, manifest)
+    specs = [spec for spec, _ in pairs]
     took: dict[str, float] = {}
     pending = list(specs)
     last = ""

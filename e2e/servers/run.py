@@ -1,8 +1,9 @@
 """All of a run's servers at once: ``start_servers(supervisor, ...)``.
 
 The cluster, Keycloak (with ``prepare_realm``) and PostgreSQL start in parallel
-threads (Keycloak takes the longest); the first failure stops everything
-started so far and is raised. ``Servers.summary()`` is what ``python -m
+threads (Keycloak takes the longest); Capsule starts in the cluster's thread
+once the cluster is up (its Tenant CRD replaces the pinned-schema one); the
+first failure stops everything started so far and is raised. ``Servers.summary()`` is what ``python -m
 e2e.servers up`` prints: URLs, the kubeconfig, credentials and start times.
 """
 
@@ -14,15 +15,17 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from e2e.servers.capsule import Capsule, start_capsule
 from e2e.servers.certs import CertificateAuthority
 from e2e.servers.cluster import Cluster, start_cluster
+from e2e.servers.crds import CRDS, WITHOUT_TENANT
 from e2e.servers.keycloak import Keycloak, start_keycloak
 from e2e.servers.keycloak_realm import RealmSetup, prepare_realm, server_version_seen_by
 from e2e.servers.postgres import SUPERUSER, Postgres, start_postgres
 from e2e.servers.supervisor import ServerError, Supervisor
 
-Server = Literal["cluster", "keycloak", "postgresql"]
-ALL: tuple[Server, ...] = ("cluster", "keycloak", "postgresql")
+Server = Literal["cluster", "keycloak", "postgresql", "capsule"]
+ALL: tuple[Server, ...] = ("cluster", "keycloak", "postgresql", "capsule")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Servers:
     keycloak: Keycloak | None = None
     realm: RealmSetup | None = None
     postgres: Postgres | None = None
+    capsule: Capsule | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall-clock seconds from the start of ``start_servers`` until each server was ready."""
 
@@ -45,6 +49,11 @@ class Servers:
             lines += [f"cluster       {c.url}  (ready in {self.seconds['cluster']:.0f} s)",
                       f"  kubeconfig  {c.kubeconfig}  (context {c.context})",
                       f"  tokens      admin {c.admin_token}  limited {c.limited_token}"]
+        if self.capsule:
+            cap = self.capsule
+            lines += [f"capsule       webhooks {cap.webhook_url}  (ready in {self.seconds['capsule']:.0f} s, "
+                      f"{cap.seconds['total']:.0f} s after the cluster)",
+                      f"  groups      {', '.join(cap.groups)}"]
         if self.keycloak:
             k = self.keycloak
             lines += [f"keycloak      {k.url}  (ready in {self.seconds['keycloak']:.0f} s)",
@@ -63,15 +72,21 @@ class Servers:
 
 
 def start_servers(supervisor: Supervisor, *, which: tuple[Server, ...] = ALL, context: str = "e2e",
-                  nodes: tuple[str, ...] = (), realm: str = "dossier", provider_realm: str = "master") -> Servers:
-    """Start the servers named in ``which`` in parallel; on the first failure stop all and raise it."""
+                  nodes: tuple[str, ...] = (), realm: str = "dossier", provider_realm: str = "master",
+                  hub_namespace: str = "jhub") -> Servers:
+    """Start the servers named in ``which`` in parallel; on the first failure stop all and raise it.
+
+    ``capsule`` needs ``cluster``; ``hub_namespace`` names its ``system:serviceaccounts:<ns>`` user group.
+    """
+    if "capsule" in which and "cluster" not in which:
+        raise ServerError("capsule runs against the run's cluster: start `cluster` with it")
     servers = Servers(supervisor, CertificateAuthority(supervisor.path("ca")))
     started = time.monotonic()
 
     def timed(name: str, step: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
             result = step()
-            servers.seconds[name] = time.monotonic() - started
+            servers.seconds.setdefault(name, time.monotonic() - started)
             return result
         return run
 
@@ -79,13 +94,25 @@ def start_servers(supervisor: Supervisor, *, which: tuple[Server, ...] = ALL, co
         server = start_keycloak(supervisor, servers.ca)
         return server, prepare_realm(server, realm=realm, provider_realm=provider_realm)
 
+    def cluster() -> tuple[Cluster, Capsule | None]:
+        with_capsule = "capsule" in which
+        started_cluster = start_cluster(supervisor, servers.ca, context=context, nodes=nodes,
+                                        crd_specs=WITHOUT_TENANT if with_capsule else CRDS)
+        if not with_capsule:
+            return started_cluster, None
+        servers.seconds["cluster"] = time.monotonic() - started
+        capsule = start_capsule(supervisor, started_cluster, servers.ca, hub_namespace=hub_namespace)
+        servers.seconds["capsule"] = time.monotonic() - started
+        return started_cluster, capsule
+
     steps: dict[str, Callable[[], Any]] = {
-        "cluster": lambda: start_cluster(supervisor, servers.ca, context=context, nodes=nodes),
+        "cluster": cluster,
         "keycloak": keycloak,
         "postgresql": lambda: start_postgres(supervisor),
     }
     with ThreadPoolExecutor(max_workers=len(which) or 1) as pool:
-        futures: dict[Future[Any], str] = {pool.submit(timed(name, steps[name])): name for name in which}
+        futures: dict[Future[Any], str] = {pool.submit(timed(name, steps[name])): name for name in which
+                                           if name != "capsule"}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in done if f.exception() is not None]
         if failed:
@@ -95,7 +122,8 @@ def start_servers(supervisor: Supervisor, *, which: tuple[Server, ...] = ALL, co
                 raise error
             raise ServerError(f"{futures[failed[0]]}: {type(error).__name__}: {error}") from error
     results = {futures[f]: f.result() for f in futures}
-    servers.cluster = results.get("cluster")
+    if "cluster" in results:
+        servers.cluster, servers.capsule = results["cluster"]
     if "keycloak" in results:
         servers.keycloak, servers.realm = results["keycloak"]
     servers.postgres = results.get("postgresql")
