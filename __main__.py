@@ -145,6 +145,8 @@ hub_tenant = TenantSpecArgs(
     egress_except=cfg.tenant.egressExcept,
     hub_namespace_labels=namespace_labels,
     controller_namespace=cfg.ingress.controllerNamespace,
+    # Capsule refuses to delete a Tenant with preventDeletion, destroy included: only protected stacks set it.
+    prevent_deletion=protect,
 )
 tenant = CapsuleTenant(
     "tenant", CapsuleTenantArgs(spec=hub_tenant, protect=protect, delete_timeout=cfg.deleteTimeout)

@@ -3,8 +3,10 @@
 A ``capsule.clastix.io/v1beta2`` ``Tenant`` owned by the hub's service account,
 with its network isolation (egress to the internet except configured CIDRs;
 ingress from the hub namespace, Contour's Envoy and the same namespace) and
-service restrictions. Tenants carry ``spec.preventDeletion``: deleting a tenant
-deletes its namespaces and the users' volumes (projectcapsule/capsule#1181).
+service restrictions. Tenants of a protected stack carry ``spec.preventDeletion``:
+deleting a tenant deletes its namespaces and the users' volumes
+(projectcapsule/capsule#1181). Capsule's webhook then refuses every delete,
+``pulumi destroy``'s too, so a stack with ``protectData: false`` sets it false.
 Assumes Capsule is installed with ``system:serviceaccounts:<namespace>`` among
 its ``capsuleUserGroups``.
 """
@@ -43,6 +45,8 @@ class TenantSpecArgs:
     node_selector: dict[str, str] | None = None
     resource_quota: dict[str, str] | None = None
     limits: dict[str, dict[str, str]] | None = None
+    prevent_deletion: bool = True
+    """``spec.preventDeletion`` (``protectData``): Capsule refuses to delete the Tenant, whoever asks."""
 
 
 def network_policy(args: TenantSpecArgs) -> dict[str, Any]:
@@ -104,7 +108,7 @@ def tenant_spec(args: TenantSpecArgs) -> dict[str, Any]:
         },
         "networkPolicies": {"items": [network_policy(args)]},
         # Deleting a tenant deletes its namespaces (projectcapsule/capsule#1181, #563).
-        "preventDeletion": True,
+        "preventDeletion": args.prevent_deletion,
     }
     if args.node_selector:
         spec["nodeSelector"] = dict(args.node_selector)

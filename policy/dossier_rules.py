@@ -216,10 +216,13 @@ def check_data_protected(resource_type: str, props: Mapping[str, Any], urn: str,
 
 
 def check_tenant_prevent_deletion(resource_type: str, props: Mapping[str, Any], urn: str, protect: bool) -> list[str]:
-    """Capsule tenants refuse deletion: deleting one deletes its namespaces and volumes."""
-    if not CAPSULE_TENANT.match(resource_type) or _get(props, "spec", "preventDeletion") is True:
+    """Protected Capsule tenants refuse deletion: deleting one deletes its namespaces and volumes.
+
+    An unprotected one (``protectData: false``) may not set it: Capsule would refuse ``pulumi destroy``.
+    """
+    if not CAPSULE_TENANT.match(resource_type) or not protect or _get(props, "spec", "preventDeletion") is True:
         return []
-    return [f"{_who(resource_type, urn)}: spec.preventDeletion is not true "
+    return [f"{_who(resource_type, urn)}: protected, but spec.preventDeletion is not true "
             "(deleting the tenant would delete its namespaces and users' volumes)"]
 
 
@@ -249,7 +252,8 @@ RULES: dict[str, tuple[str, Check]] = {
     "keycloak-mappers-multivalued": ("Keycloak role mappers (the tenants claim) are multivalued.",
                                      check_mappers_multivalued),
     "data-protected": ("Data-bearing resources are protected in every stack but dev.", check_data_protected),
-    "capsule-tenant-prevent-deletion": ("Capsule tenants set spec.preventDeletion.", check_tenant_prevent_deletion),
+    "capsule-tenant-prevent-deletion": ("Protected Capsule tenants set spec.preventDeletion.",
+                                        check_tenant_prevent_deletion),
     "clusterrole-no-wildcards": ("ClusterRoles have no wildcard verbs or resources.", check_cluster_role_wildcards),
 }
 

@@ -176,8 +176,10 @@ def test_owned_by_the_hub_service_account_plus_extra_owners(genomics: RunResult,
     assert hub_account == "system:serviceaccount:jhub:hub"
 
 
-def test_prevent_deletion(spec: dict[str, Any]) -> None:
-    assert spec["preventDeletion"] is True
+def test_prevent_deletion_as_the_hub_tenant(spec: dict[str, Any], run_program) -> None:
+    assert spec["preventDeletion"] is False  # the dev stack: protectData false
+    protected = run_program(tenants=[GENOMICS], protectData=True)
+    assert reveal(_tenants(protected)["genomics"].inputs["spec"])["preventDeletion"] is True
 
 
 def test_same_isolation_as_the_hub_tenant_plus_its_own_namespaces(genomics: RunResult, spec: dict[str, Any]) -> None:

@@ -39,7 +39,14 @@ def test_quota_hostnames_and_service_restrictions(dev: RunResult) -> None:
         "allowedServices": {"loadBalancer": False, "nodePort": False},
         "externalIPs": {"allowed": []},
     }
-    assert spec["preventDeletion"] is True
+
+
+def test_prevent_deletion_follows_protect_data(dev: RunResult, prod: RunResult) -> None:
+    # Capsule refuses to delete a Tenant with preventDeletion, pulumi destroy included (e2e/tests/test_capsule.py):
+    # a stack that lets destroy delete its data (dev) must leave it off; a protected one sets it.
+    assert _tenant(dev)["spec"]["preventDeletion"] is False
+    assert _tenant(prod)["spec"]["preventDeletion"] is True
+    assert reveal(prod.one(TENANT, "research-genomics-tenant").inputs)["spec"]["preventDeletion"] is True
 
 
 def test_network_policy_egress_and_ingress(dev: RunResult) -> None:
