@@ -14,7 +14,7 @@ Run alone: ``python -m pytest -m e2e e2e/tests/test_capsule.py`` (after
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,12 +177,13 @@ def test_a_namespace_without_the_tenant_prefix_is_refused(world: World) -> None:
 def test_the_namespace_quota_is_enforced(world: World) -> None:
     quota = world.tenants[GROUP.name]["spec"]["namespaceOptions"]["quota"]
     existing = len(tenant_status(world.admin, GROUP.name).get("namespaces") or [])
+    def listed_more_than(count: int) -> Callable[[], bool]:
+        return lambda: len(tenant_status(world.admin, GROUP.name).get("namespaces") or []) > count
+
     for index in range(quota - existing):
-        name = f"{GROUP.name}-quota-{index}"
-        create_namespace(world.hub, name)
+        create_namespace(world.hub, f"{GROUP.name}-quota-{index}")
         # Capsule counts the Tenant's status, which its controller updates after the create: wait for it.
-        wait_for(lambda n=name: n in (tenant_status(world.admin, GROUP.name).get("namespaces") or []),
-                 f"Tenant {GROUP.name}'s status lists {name}")
+        wait_for(listed_more_than(existing + index), f"Tenant {GROUP.name}'s status counts {index + 1} more")
     status, message = refusal(world.hub, f"{GROUP.name}-one-too-many")
     assert status == 403, message
     assert "namespaces.capsule.clastix.io" in message and "Cannot exceed Namespace quota" in message, message
