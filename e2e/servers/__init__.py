@@ -6,7 +6,7 @@ API (each module's docstring says more):
   files and clean-up (normal exit, exceptions, SIGINT/SIGTERM, atexit);
   ``DOSSIER_E2E_KEEP=1`` keeps the folder. Errors: ``ServerError`` and its
   ``ServerStartError``, ``PortInUseError``, ``MissingToolError``.
-- ``start_servers(supervisor, which=..., context=, nodes=, realm=, provider_realm=)``
+- ``start_servers(supervisor, which=..., context=, nodes=, realm=, provider_realm=, hub_namespace=)``
   (``run.py``): everything in parallel, as ``Servers``.
 - ``start_cluster`` -> ``Cluster`` (``cluster.py``): etcd + kube-apiserver, kubeconfig,
   CRDs (``crds.py``), Nodes; ``finalize_namespace``, ``namespace_contents``.
@@ -18,11 +18,15 @@ API (each module's docstring says more):
   ``set_password``, ``can_login``.
 - ``start_object_store`` -> ``ObjectStore`` (``s3.py``): versitygw, an S3-compatible
   store for the shared state backend (``backend_url``, ``env``, ``keys``).
+- ``start_capsule`` -> ``Capsule`` (``capsule.py``): Capsule 0.2.1 out of cluster, its
+  chart's CRDs, RBAC, configuration and webhooks (on loopback), ``configure(groups)``;
+  ``relay.py`` joins its network namespace to loopback.
 - ``CertificateAuthority`` (``certs.py``): the run's CA.
 
 For humans: ``python -m e2e.servers up [--keep]``.
 """
 
+from e2e.servers.capsule import Capsule, start_capsule
 from e2e.servers.certs import CertificateAuthority
 from e2e.servers.cluster import Cluster, start_cluster
 from e2e.servers.controllers import Controllers
@@ -44,6 +48,7 @@ from e2e.servers.supervisor import (
 )
 
 __all__ = [
+    "Capsule",
     "CertificateAuthority",
     "Cluster",
     "Controllers",
@@ -64,6 +69,7 @@ __all__ = [
     "free_port",
     "prepare_realm",
     "server_version_seen_by",
+    "start_capsule",
     "start_cluster",
     "start_keycloak",
     "start_object_store",
