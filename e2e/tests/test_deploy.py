@@ -26,6 +26,7 @@ from e2e.hub.identity import hub_tenants_api
 from e2e.login import login
 from e2e.servers import Controllers, Servers, Supervisor, start_servers
 from e2e.stack import E2EStack, Phase, Toolchain, changes, toolchain
+from e2e.tenancy import assert_tenant_namespace, create_namespace, delete_namespace, get, wait_active
 
 pytestmark = pytest.mark.e2e
 
@@ -85,6 +86,20 @@ def test_02_keycloak_holds_the_client_mapper_and_roles(deployment: Deployment) -
 def test_03_api_server_holds_the_stack(deployment: Deployment) -> None:
     state = deployment.stack.deployment()
     checks.assert_cluster(deployment.api, deployment.stack.outputs(), state, nodes=NODES, tenants={"jhub", GROUP})
+
+
+def test_03b_capsule_admits_the_stacks_tenants_and_the_hubs_namespaces(deployment: Deployment) -> None:
+    assert deployment.servers.cluster and deployment.servers.capsule
+    api = deployment.api
+    tenants = {"jhub", GROUP}
+    wait_active(api, tenants)
+    # A namespace per Tenant with the hub's ServiceAccount token, as Dossier's spawner makes them (e2e/tenancy.py).
+    hub = deployment.servers.cluster.api_client(hub_tenants_api(deployment.servers.cluster, "jhub").token)
+    for tenant in sorted(tenants):
+        namespace = f"{tenant}-e2e"
+        create_namespace(hub, namespace)
+        assert_tenant_namespace(api, namespace, get(api, f"/apis/capsule.clastix.io/v1beta2/tenants/{tenant}"))
+        delete_namespace(api, namespace)
 
 
 def test_04_helm_got_the_values_the_program_sent(deployment: Deployment) -> None:
