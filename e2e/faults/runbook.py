@@ -25,6 +25,7 @@ from kubernetes import client
 
 from e2e import state
 from e2e.faults.docs import RESEARCH_GROUPS, documented, documented_blocks, pick, shell
+from e2e.faults.recovery import FORCED, SECTION, SSA_CONFLICT
 from e2e.faults.rig import BASE_GROUPS, CaseFailedError, Rig, last_error
 from e2e.hub import start_hub
 from e2e.hub.identity import hub_tenants_api
@@ -52,7 +53,14 @@ def _protected_stack(rig: Rig) -> None:
     """The runbook is for production: ``protectData: true``, and the database made as the chart's image makes it."""
     if not rig.protect:
         rig.configure(protect=True)
-        rig.up()
+        first = rig.run("up", "--yes", "--skip-preview")
+        if first.popen.returncode != 0:
+            # protectData also sets every Tenant's preventDeletion. A Tenant an interrupted run made (cli-sigkill)
+            # keeps that run's field manager beside this one's after the forced recovery, so this update meets it
+            # as a server-side apply conflict, which operations.md answers with the forced update.
+            if SSA_CONFLICT.search(first.output) is None:
+                raise CaseFailedError(f"`pulumi up` failed: {last_error(first.output)} (output in {first.log})")
+            shell(rig, [pick(documented(SECTION), FORCED, SECTION, exact=True)])
     if not rig.database_ready:
         assert rig.servers.postgres
         rig.servers.postgres.create_chart_database(state.secret_data(_api(rig), NAMESPACE, "jhub-postgresql"))
