@@ -142,11 +142,18 @@ def rows() -> list[Row]:
     )]
     for crd in pins.current().crds.values():
         project = crd.release.rsplit(" ", 1)[0] if crd.release else crd.crd.split(".", 1)[1]
+        runs: str = "that schema as a CRD, no controller"
+        read: tuple[str, ...] = ()
+        if project == "Capsule":  # the real operator (e2e/toolchain/capsule), its version the tag its build pins
+            tag = re.search(r"^tag=(\S+)$", (TOOLCHAIN / "capsule" / "build").read_text(), re.M)
+            version = tag.group(1).lstrip("v") if tag else "?"
+            runs, read = f"Capsule {version}, its chart's CRDs and webhooks", ("capsule",)
         table.append(Row(
             project,
             f"serving {crd.kind} `{crd.api_version}`",
             f"{crd.release}'s {crd.kind} schema" if crd.release else f"the pinned {crd.kind} schema",
-            "that schema as a CRD, no controller",
+            runs,
+            read,
         ))
     cli, e2e_cli = workflows_cli(), go_module("pulumi", "github.com/pulumi/pulumi/pkg/v3")
     table += [
