@@ -10,7 +10,7 @@ from pulumi_kubernetes.core.v1 import Namespace
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components import config as stack_config
-from components.common import Chart, delete_timeouts
+from components.common import Chart, delete_timeouts, timeout_seconds
 from components.guard import DestroyGuard
 from components.ingress import HubIngress, HubIngressArgs
 from components.interrupt import quiet_stop_on_interrupt
@@ -67,6 +67,7 @@ postgresql = PostgreSQL(
         tolerations=[t.spec() for t in pg.tolerations],
         client_pod_labels=DB_CLIENT_LABELS,
         protect=protect,
+        release_timeout=timeout_seconds(cfg.releaseTimeout),
     ),
 )
 
@@ -134,6 +135,7 @@ hub = JupyterHub(
             block_cloud_metadata=su.cloudMetadata.blockWithIptables,
         ),
         protect=protect,
+        release_timeout=timeout_seconds(cfg.releaseTimeout),
     ),
     opts=pulumi.ResourceOptions(depends_on=[postgresql, spawners]),
 )

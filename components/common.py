@@ -1,7 +1,9 @@
-"""Helpers shared by the components: chart locations and resource options."""
+"""Helpers shared by the components: chart locations, resource options and timeouts."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -49,6 +51,22 @@ def child(parent: pulumi.Resource, *, protect: bool = False, retain: bool = Fals
         depends_on=depends_on,
         custom_timeouts=delete_timeouts(delete_timeout),
     )
+
+
+#: Seconds per unit of a Go duration (``dossier:releaseTimeout``, ``dossier:deleteTimeout``).
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+#: A Helm release's timeout when none is given: the kubernetes provider's default (and Helm's).
+DEFAULT_RELEASE_TIMEOUT = 300
+
+
+def timeout_seconds(duration: str) -> int:
+    """Whole seconds, rounded up, of a duration such as ``5m`` or ``1h30m`` (a Helm release's ``timeout``)."""
+    parts = _DURATION_PART.findall(duration)
+    if not parts or "".join(number + unit for number, unit in parts) != duration:
+        raise ValueError(f"not a duration: {duration!r}")
+    return max(1, math.ceil(sum(float(number) * _UNITS[unit] for number, unit in parts)))
 
 
 def delete_timeouts(delete: str | None) -> pulumi.CustomTimeouts | None:

@@ -253,6 +253,11 @@ class StackConfig(Model):
         description="How long deleting the Namespace or a Tenant may take (finalizers) before the update fails "
         "naming it (a Pulumi custom timeout; 10m is the kubernetes provider's own default).",
     )
+    releaseTimeout: Timeout = Field(
+        "5m",
+        description="How long `pulumi up` waits for each Helm release to be ready (its pods scheduled and ready, "
+        "its hooks done) before it fails naming the release (whole seconds; 5m is the provider's and Helm's default).",
+    )
     tenants: list[ResearchTenant] = Field(default_factory=list, description="Research-group tenants.")
     spawners: list[SpawnerConfig] = Field(default_factory=list, description="Remote spawners.")
 

@@ -19,7 +19,7 @@ from pulumi_kubernetes.helm.v3 import Release
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding, PolicyRuleArgs, RoleRefArgs, SubjectArgs
 
-from components.common import Chart, child
+from components.common import DEFAULT_RELEASE_TIMEOUT, Chart, child
 from components.keycloak_client import OidcEndpoints, callback_url
 
 #: Names the chart gives its objects (z2jh 2.0.0 with ``fullnameOverride: ""``).
@@ -101,6 +101,8 @@ class JupyterHubArgs:
     debug: bool = False
     singleuser: Singleuser = field(default_factory=Singleuser)
     protect: bool = True
+    release_timeout: int = DEFAULT_RELEASE_TIMEOUT
+    """Seconds ``pulumi up`` waits for the release's pods to be ready (``dossier:releaseTimeout``)."""
 
 
 def spawner_config(spawner_class: str) -> str:
@@ -255,6 +257,7 @@ class JupyterHub(pulumi.ComponentResource):
             version=args.chart.version,
             repository_opts=args.chart.repository_opts,
             values=hub_values(args, secrets),
+            timeout=args.release_timeout,
             opts=child(self),
         )
         labels = {"app": "jupyterhub", "component": "hub", "app.kubernetes.io/managed-by": "pulumi"}

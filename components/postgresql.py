@@ -19,7 +19,7 @@ from pulumi_kubernetes.core.v1 import Secret
 from pulumi_kubernetes.helm.v3 import Release
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components.common import Chart, child
+from components.common import DEFAULT_RELEASE_TIMEOUT, Chart, child
 
 #: Keys of the Secret; also the chart's ``auth.secretKeys`` defaults.
 USER_KEY = "password"
@@ -46,6 +46,8 @@ class PostgreSQLArgs:
     """Tolerations of the primary and the read replicas (empty: the chart's, none)."""
     client_pod_labels: dict[str, str] = field(default_factory=dict)
     protect: bool = True
+    release_timeout: int = DEFAULT_RELEASE_TIMEOUT
+    """Seconds ``pulumi up`` waits for the release's pods to be ready (``dossier:releaseTimeout``)."""
 
 
 def primary_host(release_name: str, architecture: str) -> str:
@@ -159,6 +161,7 @@ class PostgreSQL(pulumi.ComponentResource):
             version=args.chart.version,
             repository_opts=args.chart.repository_opts,
             values=postgresql_values(args),
+            timeout=args.release_timeout,
             opts=child(self, protect=args.protect, depends_on=[secret]),
         )
         self.host = primary_host(args.release_name, args.architecture)

@@ -149,6 +149,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     config["protectData"] = draw(st.booleans())
     config["spawnerCrd"] = draw(st.booleans())
     config["deleteTimeout"] = draw(timeouts)
+    config["releaseTimeout"] = draw(timeouts)
     taken = {hub_tenant, *config["keycloak"]["adminRoles"]}
     groups = draw(st.lists(dns_labels(20).filter(lambda n: n not in taken), unique=True, max_size=3))
     policies = st.sampled_from(["fixed", "profiles", "manual"])
@@ -283,6 +284,7 @@ MUTATIONS: dict[tuple[str | int, ...], st.SearchStrategy[Any]] = {
     ("protectData",): not_bool,
     ("spawnerCrd",): not_bool,
     ("deleteTimeout",): st.sampled_from(["infinity", "0s", "0m0s", "10", "-1m", "10 min", "", "1d", True]),
+    ("releaseTimeout",): st.sampled_from(["infinity", "0s", "300", "-5m", "5 min", "", "1d", 300]),
     ("tenants", 0, "name"): _corrupt(dns_labels(20)),
     ("tenants", 0, "namespaceQuota"): st.one_of(st.integers(max_value=0), not_int),
     ("tenants", 0, "resourcePolicy"): st.text(max_size=10).filter(lambda p: p not in ("fixed", "profiles", "manual")),
