@@ -44,10 +44,9 @@ import yaml
 from bench import grpc_log, pprof, procs, real_floor
 from bench.real_report import NO_CHANGE_UP, Machine, Measured, PreviewRow, Results, UpRow, failures, report
 from e2e import checks, tools
-from e2e.servers import Controllers, Servers, Supervisor, start_servers
+from e2e.servers import Servers, Supervisor, start_servers
 from e2e.stack import ROOT, E2EStack, Toolchain, toolchain
 
-NODES = {"core": ["e2e-core-0"], "user": ["e2e-user-0", "e2e-user-1"]}
 BENCH_TOOLCHAIN = Path(__file__).resolve().parent / "toolchain"
 WORKFLOW = ROOT / ".github" / "workflows" / "preview.yml"
 LEVER_ENV = "PULUMI_SKIP_CHECKPOINTS"
@@ -120,7 +119,7 @@ class Bench:
 
     def stack(self, name: str, groups: int) -> tuple[E2EStack, dict[str, object], dict[str, str]]:
         stack = E2EStack(self.supervisor.path("stacks", name), self.tools, name="bench", echo=False)
-        config, secrets = checks.stack_config(self.servers, nodes=NODES, groups=[f"g{i:04d}" for i in range(groups)],
+        config, secrets = checks.stack_config(self.servers, groups=[f"g{i:04d}" for i in range(groups)],
                                               protect=False)
         stack.configure(config, secrets)
         return stack, config, secrets
@@ -278,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     clis_ = clis(args.clis.split(","), tools_)
     versions = {**{f"CLI {c.label}": c.version for c in clis_},
                 **{name: built.version for name, built in tools_.built.items()
-                   if name in ("kubernetes", "keycloak", "random", "language-python", "kube-apiserver",
+                   if name in ("kubernetes", "keycloak", "random", "language-python", "kube-control-plane",
                                "keycloak-server")}}
     results = Results(Machine(os.cpu_count() or 0, _cpu_model(), [], versions), users=users_settings(),
                       sizes=sizes, clis=[c.label for c in clis_], skipped=list(args.skip))
@@ -287,9 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as context:
         supervisor = context.enter_context(Supervisor("dossier-bench"))
         _load(results, "at start")
-        servers = start_servers(supervisor, which=("cluster", "keycloak"), nodes=tuple(NODES["core"] + NODES["user"]))
+        servers = start_servers(supervisor, which=("cluster", "keycloak"), nodes=checks.cluster_nodes())
         assert servers.cluster
-        context.enter_context(Controllers(servers.cluster))
         bench = Bench(supervisor, servers, tools_, supervisor.path("runs"))
         try:
             stacks = previews(bench, results, clis_, sizes, args.repeats, check_at)

@@ -16,8 +16,11 @@ from pulumi import automation as auto
 
 from components.jupyterhub import hub_cluster_rules
 from components.keycloak_client import TENANTS_CLAIM
-from e2e.servers import Servers
-from e2e.stack import E2EStack
+from e2e import chart_checks
+from e2e.servers import NodeSpec, Servers, dossier_nodes
+from e2e.servers.nodes import RESEARCH_GROUP_LABEL
+from e2e.servers.storage import STORAGE_CLASS
+from e2e.stack import MIRROR, E2EStack
 from e2e.state import (
     CLIENT,
     CLUSTER_ROLE,
@@ -34,9 +37,30 @@ from tests.test_outputs import CONTRACT
 FQDN = "dossier.e2e.test"
 CONTROL_PLANE_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
                             "effect": "NoSchedule"}
+#: The e2e cluster, laid out as a Dossier cluster: the control plane is the core node (tainted), two
+#: users' nodes, and a research group's node (``e2e/servers/nodes.py``).
+CORE_NODES, USER_NODES, RESEARCH_NODES = ["e2e-core-0"], ["e2e-user-0", "e2e-user-1"], {"genomics": ["e2e-genomics-0"]}
+#: ``dossier:nodes``: the stack labels the core pool and every node users' notebooks may run on.
+NODES = {"core": CORE_NODES, "user": USER_NODES + [n for names in RESEARCH_NODES.values() for n in names]}
+#: PostgreSQL as Dossier's reference places it (primary and two read replicas on the control plane).
+READ_REPLICAS = 2
+POSTGRESQL: dict[str, Any] = {"readReplicas": READ_REPLICAS,
+                               "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
+                               "tolerations": [CONTROL_PLANE_TOLERATION]}
 
 
-def stack_config(servers: Servers, *, nodes: dict[str, list[str]], groups: list[str],
+def cluster_nodes() -> tuple[NodeSpec, ...]:
+    """The Node objects of the e2e cluster (kwok's), labelled and tainted like a Dossier cluster's."""
+    return dossier_nodes(core=CORE_NODES, user=USER_NODES, research=RESEARCH_NODES)
+
+
+def tenants_config(groups: list[str]) -> list[dict[str, Any]]:
+    """``dossier:tenants`` for ``groups``: a group with nodes of its own selects them."""
+    return [{"name": g, **({"nodeSelector": {RESEARCH_GROUP_LABEL: g}} if g in RESEARCH_NODES else {})}
+            for g in groups]
+
+
+def stack_config(servers: Servers, *, nodes: dict[str, list[str]] | None = None, groups: list[str],
                  protect: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """The e2e stack's config (as an operator would write it) and its secrets."""
     assert servers.keycloak and servers.realm and servers.cluster
@@ -45,12 +69,12 @@ def stack_config(servers: Servers, *, nodes: dict[str, list[str]], groups: list[
     config = {
         "dossier:fqdn": FQDN,
         "dossier:keycloak": {"url": servers.keycloak.url, "realm": REALM},
-        # The stand-in charts, copied into the project as charts/ (a relative local mirror).
-        "dossier:postgresql": {"chartRepository": "file://charts"},
-        "dossier:jupyterhub": {"chartRepository": "file://charts"},
-        "dossier:nodes": nodes,
+        # The published charts, copied into the project as charts/ (a relative local mirror, e2e/charts.py).
+        "dossier:postgresql": {"chartRepository": f"file://{MIRROR}", **POSTGRESQL},
+        "dossier:jupyterhub": {"chartRepository": f"file://{MIRROR}", "singleuser": {"storageClass": STORAGE_CLASS}},
+        "dossier:nodes": nodes or NODES,
         "dossier:protectData": protect,
-        "dossier:tenants": [{"name": g} for g in groups],
+        "dossier:tenants": tenants_config(groups),
         "kubernetes:kubeconfig": str(servers.cluster.kubeconfig),
         "kubernetes:context": servers.cluster.context,
         **provider,
@@ -105,7 +129,7 @@ def assert_tenants_claim(claims: dict[str, Any], roles: list[str]) -> None:
 # --- the API server -------------------------------------------------------------------------
 
 
-def _state_output(state: dict[str, Any], name: str) -> dict[str, Any]:
+def state_output(state: dict[str, Any], name: str) -> dict[str, Any]:
     for resource in state["deployment"]["resources"]:
         if resource["urn"].endswith(f"::{name}"):
             return dict(plain(resource.get("outputs") or {}))
@@ -126,7 +150,7 @@ def assert_cluster(api: client.ApiClient, outputs: dict[str, auto.OutputValue], 
             outputs["postgresqlPassword"].value)
     for key, role in (("password", "user"), ("postgres-password", "admin"), ("replication-password", "replication")):
         resource = f"postgresql-{role}-password"
-        want = _state_output(state, resource)["result"]
+        want = state_output(state, resource)["result"]
         _expect(f"PostgreSQL Secret {key} == state {resource}", secret.get(key), want)
     _expect("PostgreSQL Secret keys", sorted(secret), ["password", "postgres-password", "replication-password"])
 
@@ -171,9 +195,9 @@ def _only_name(custom: Any, group: str, plural: str) -> str:
 
 
 def assert_helm_values(api: client.ApiClient, outputs: dict[str, auto.OutputValue], state: dict[str, Any]) -> None:
-    """The values each stand-in chart received are the values the program sent (the Release inputs)."""
+    """Helm received exactly the values the program sent (each release's record), secrets included."""
     for release, resource in (("jhub", "jupyterhub-release"), ("jhub-postgresql", "postgresql-release")):
-        sent = _state_output(state, resource)["values"]
+        sent = state_output(state, resource)["values"]
         _expect(f"values Helm gave release {release}", received_values(api, NAMESPACE, release), sent)
     hub = received_values(api, NAMESPACE, "jhub")["hub"]
     _expect("hub.db.password == output postgresqlPassword", hub["db"]["password"], outputs["postgresqlPassword"].value)
@@ -293,6 +317,22 @@ def preview_steps(stack: E2EStack) -> set[tuple[str, str, str]]:
 
     stack.preview(on_event=on_event)
     return steps
+
+
+def up_explained(stack: E2EStack, api: client.ApiClient, **kwargs: Any) -> auto.UpResult:
+    """``pulumi up``; when it fails, the error says which workloads were not ready and why (``not_ready``)."""
+    try:
+        return stack.up(**kwargs)
+    except auto.CommandError as error:
+        waiting = chart_checks.not_ready(api, NAMESPACE)
+        raise AssertionError(f"`pulumi up` failed: {provider_errors(str(error))}; not ready in {NAMESPACE}: "
+                             f"{'; '.join(waiting) or 'nothing'}") from error
+
+
+def provider_errors(output: str) -> str:
+    """The ``error:`` lines of a failed command's output, in one line."""
+    lines = [" ".join(line.split()) for line in output.splitlines() if "error:" in line or "Error:" in line]
+    return " | ".join(dict.fromkeys(lines)) or output[-500:]
 
 
 def destroy_refused(stack: E2EStack) -> str:

@@ -1,8 +1,9 @@
 """The real program under the real CLI: a stack driven through ``pulumi.automation``.
 
 ``E2EStack`` copies the program as it is (``__main__.py``, ``components/``,
-``Pulumi.yaml``) and the e2e stand-in charts (as ``charts/``, named in the
-config as the relative mirror ``file://charts``) into the run's folder, and runs
+``Pulumi.yaml``) and the published charts it installs (``e2e/charts.py``: as
+``charts/``, named in the config as the relative mirror ``file://charts``, as an
+air-gapped operator fills one with ``helm pull``) into the run's folder, and runs
 the toolchain's CLI there with a ``file://`` backend and a passphrase, offline
 engine settings and the toolchain's plugins first on ``PATH``:
 
@@ -33,14 +34,15 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from e2e import tools
+from e2e import charts, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the program under test comes from: this checkout, or another tree (``DOSSIER_E2E_PROGRAM``),
 #: e.g. a deliberately broken copy that the suite must catch (docs/e2e.md).
 PROGRAM_ROOT = Path(os.environ.get("DOSSIER_E2E_PROGRAM") or ROOT).resolve()
 PROGRAM = ("__main__.py", "Pulumi.yaml", "components")
-CHARTS = Path(__file__).resolve().parent / "charts"
+#: The local chart mirror in the project's copy (``chartRepository: file://charts``).
+MIRROR = "charts"
 PASSPHRASE = "dossier-e2e-throwaway"
 
 
@@ -78,16 +80,16 @@ def _ignore(_: str, names: list[str]) -> set[str]:
     return {n for n in names if n == "__pycache__" or n.endswith(".pyc")}
 
 
-def copy_program(dest: Path) -> Path:
-    """The program, unmodified, and the stand-in charts under ``charts/``."""
+def copy_program(dest: Path, program: Path | None = None) -> Path:
+    """The program (``PROGRAM_ROOT``'s, or ``program``'s), and the published charts under ``charts/``."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROGRAM:
-        source = PROGRAM_ROOT / name
+        source = (program or PROGRAM_ROOT) / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=_ignore)
         else:
             shutil.copy2(source, dest / name)
-    shutil.copytree(CHARTS, dest / "charts", ignore=_ignore)
+    charts.mirror(dest / MIRROR)
     return dest
 
 

@@ -24,9 +24,12 @@ import json
 from collections import Counter
 from typing import Any
 
+import yaml
 from kubernetes import client
 
+from e2e.helm_release import read_release
 from e2e.servers import Servers
+from e2e.servers.crds import kube_request
 
 NODE_PURPOSE = "hub.jupyter.org/node-purpose"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -34,6 +37,8 @@ REALM, CLIENT, NAMESPACE, RELEASES = "dossier", "jupyter", "jhub", ("jhub", "jhu
 SPAWNER_CRD = "spawners.dossier.unito.it"
 INSTALLED_BY = "dossier.unito.it/installed-by"
 CLUSTER_ROLE = "jhub-hub"
+#: The Secret z2jh 2.0.0 renders for its hub (``templates/hub/secret.yaml``, the hub's fullname).
+HUB_SECRET = "hub"
 
 
 def plain(value: Any) -> Any:
@@ -54,8 +59,13 @@ def secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, s
 
 
 def received_values(api: client.ApiClient, namespace: str, release: str) -> dict[str, Any]:
-    """The values a stand-in chart received (``e2e/charts``: a Secret ``<release>-received-values``)."""
-    return dict(json.loads(secret_data(api, namespace, f"{release}-received-values")["values.json"]))
+    """The values Helm received for ``release`` (its release record's ``config``, ``e2e/helm_release.py``)."""
+    return read_release(api, namespace, release).config
+
+
+def hub_chart_values(api: client.ApiClient, namespace: str) -> dict[str, Any]:
+    """The values z2jh stored in the hub's Secret (``values.yaml``): what its hub reads, defaults merged in."""
+    return dict(yaml.safe_load(secret_data(api, namespace, HUB_SECRET)["values.yaml"]))
 
 
 def tenant_names(api: client.ApiClient) -> set[str]:
@@ -180,15 +190,36 @@ def state_inventory(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
     if namespaces:
         secrets = [o["metadata"]["name"] for o in outputs("kubernetes:core/v1:Secret")]
-        # The stand-in charts' Secrets: one per Helm release.
+        # The Secrets the charts rendered: each Release's state lists what it created (``resourceNames``).
         releases = [o.get("name") for o in outputs("kubernetes:helm.sh/v3:Release")]
-        secrets += [f"{name}-received-values" for name in releases]
+        secrets += [name.rsplit("/", 1)[-1] for o in outputs("kubernetes:helm.sh/v3:Release")
+                    for name in (o.get("resourceNames") or {}).get("Secret/v1", [])]
         cluster["secrets"] = sorted(secrets)
         cluster["releases"] = sorted(str(name) for name in releases)
         for plural, type_ in (("certificates", "kubernetes:cert-manager.io/v1:Certificate"),
                               ("httpproxies", "kubernetes:projectcontour.io/v1:HTTPProxy")):
             cluster[plural] = sorted(o["metadata"]["name"] for o in outputs(type_))
     return {"keycloak": keycloak, "cluster": cluster}
+
+
+#: Resources that change by themselves on a live cluster (heartbeats, events), left out of ``cluster_objects``.
+CHURN = {"events", "leases"}
+
+
+def cluster_objects(api: client.ApiClient) -> set[str]:
+    """``resource namespace/name`` of every object on the API server (every listable resource but ``CHURN``)."""
+    bases = ["/api/v1"] + [f"/apis/{g['preferredVersion']['groupVersion']}"
+                           for g in kube_request(api, "GET", "/apis").get("groups", [])]
+    found = set()
+    for base in bases:
+        for resource in kube_request(api, "GET", base).get("resources", []):
+            name = resource["name"]
+            if "/" in name or name in CHURN or "list" not in resource.get("verbs", []):
+                continue
+            for item in kube_request(api, "GET", f"{base}/{name}").get("items", []):
+                meta = item["metadata"]
+                found.add(f"{name} {meta['namespace'] + '/' if meta.get('namespace') else ''}{meta['name']}")
+    return found
 
 
 def duplicates(names: list[str]) -> list[str]:

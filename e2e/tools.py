@@ -34,7 +34,7 @@ from pathlib import Path
 
 PINS = Path(__file__).resolve().parent / "toolchain"
 #: The longest builds (measured, docs/e2e.md) start first, so a cold build ends sooner.
-LONGEST_FIRST = ("kubernetes", "kube-apiserver", "keycloak", "random", "pulumi", "etcd")
+LONGEST_FIRST = ("kubernetes", "kube-control-plane", "keycloak", "random", "pulumi", "etcd")
 
 
 def cache_root() -> Path:

@@ -114,7 +114,7 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "pulumi stack ls"),
         "e2e/tests_shared/test_shared_backend.py::test_12_a_member_joins_as_documented"),
     E2E(("pulumi stack output hubUrl",),
-        "e2e/tests/test_deploy.py::test_05_stack_output_is_the_contract_with_secrets_hidden"),
+        "e2e/tests/test_deploy.py::test_09_stack_output_is_the_contract_with_secrets_hidden"),
     # The real-engine benchmark (benchmarks.md); it starts its own servers and takes about 30 minutes. The e2e
     # test runs its recipe (`python -m bench.real`, tests/test_bench_real.py checks it) at one group.
     E2E(("make bench-real", 'make bench-real BENCH_ARGS="--sizes 1,100 --up-sizes 100"'),

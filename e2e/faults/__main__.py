@@ -9,8 +9,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from e2e import checks
 from e2e.faults import destroy, drift, interrupted, recovery, restore, runbook, servers_down
-from e2e.faults.rig import NODES, CaseFailedError, Rig
+from e2e.faults.rig import CaseFailedError, Rig
 from e2e.servers import Supervisor, start_servers
 from e2e.servers.supervisor import tail
 from e2e.stack import Phase, toolchain
@@ -69,7 +70,7 @@ def run(selected: list[Case]) -> int:
         tools = toolchain()
     with Supervisor("dossier-e2e-faults") as supervisor:
         with Phase("servers"):
-            servers = start_servers(supervisor, nodes=tuple(NODES["core"] + NODES["user"]))
+            servers = start_servers(supervisor, nodes=checks.cluster_nodes())
         rig = Rig.create(supervisor, servers, tools)
         passed = failed = 0
         try:

@@ -6,8 +6,9 @@ Keycloak and the API server hold afterwards exactly what they held before.
 
 ``test_destroy_waits_on_finalizers_within_the_bound``: with ``protectData:
 false``, a research group's Tenant carries a finalizer nothing removes and the
-namespace controller is away (only the garbage collector runs), so the hub's
-Namespace stays Terminating. Each ``pulumi destroy`` must end by itself within
+controller manager runs without its namespace controller
+(``--controllers=*,-namespace-controller``), so the hub's Namespace stays
+Terminating. Each ``pulumi destroy`` must end by itself within
 ``dossier:deleteTimeout`` (15 s in the e2e stack) with the provider's timeout
 naming what is still deleting: first the Tenant (and its finalizer), then, the
 finalizer removed, the Namespace. With the namespace controller back, a third
@@ -80,7 +81,7 @@ def test_destroy_waits_on_finalizers_within_the_bound(rig: Rig) -> str:
         rig.up()
     custom.patch_cluster_custom_object("capsule.clastix.io", "v1beta2", "tenants", GROUP,
                                        {"metadata": {"finalizers": [HELD]}})
-    rig.controllers("gc")  # no namespace controller: a deleted Namespace stays Terminating
+    rig.controllers("gc")  # the controller manager without its namespace controller: a Namespace stays Terminating
     tenant = _timed_out(_destroy(rig), "kubernetes:capsule.clastix.io/v1beta2:Tenant")
     if HELD not in tenant:
         raise CaseFailedError(f"the Tenant's timeout does not name the finalizer holding it: {tenant}")

@@ -14,8 +14,8 @@ Injections, each on what this run started: ``freeze_keycloak``/``thaw_keycloak``
 it is paused, not restarted), ``freeze_api_server``, ``kill_api_server`` and
 ``restart_api_server`` (SIGSTOP, SIGKILL, then the same command line on the same
 port over the same etcd), and
-``controllers(...)``: the garbage-collector and namespace-controller stand-in
-(``e2e/servers/controllers.py``), the collector alone, or nothing.
+``controllers(...)``: kube-controller-manager with all its controllers, or
+without the namespace controller (started again with ``--controllers``).
 
 ``rig.differences()`` is the check every case ends with: what Keycloak and the
 API server hold of the stack against ``pulumi stack export`` (``compare.py``),
@@ -43,15 +43,16 @@ import yaml
 from e2e import checks, state
 from e2e.faults.compare import differences, pending_operations
 from e2e.hub import Hub
-from e2e.servers import Controllers, Servers, Supervisor
+from e2e.servers import Servers, Supervisor
 from e2e.stack import E2EStack, Toolchain
 
-NODES = {"core": ["e2e-core-0"], "user": ["e2e-user-0", "e2e-user-1"]}
 #: The research group every case starts from (its role and Tenant exist throughout).
 BASE_GROUPS = ("genomics",)
 #: dossier:deleteTimeout of the e2e stack: short enough for CI, long enough for a healthy delete here.
 DELETE_TIMEOUT = "15s"
 CLI_LIMIT = 600.0
+#: kube-controller-manager's ``--controllers`` for ``Rig.controllers``.
+CONTROLLERS = {"all": "*", "gc": "*,-namespace-controller"}
 
 
 class CaseFailedError(Exception):
@@ -126,8 +127,7 @@ class Rig:
     hub: Hub | None = None
     hubs: int = 0
     """Hubs started so far (each gets a run folder of its own)."""
-    _controllers: Any = None
-    _controllers_kind: str = "none"
+    _controllers_kind: str = "all"
     _runs: int = 0
     #: A ``file://`` backend (its metadata sidecars are part of the recovery); a bucket has none.
     file_backend: ClassVar[bool] = True
@@ -136,10 +136,9 @@ class Rig:
     def create(cls, supervisor: Supervisor, servers: Servers, tools: Toolchain) -> Rig:
         stack = E2EStack(supervisor.path("stack"), tools, echo=False)
         rig = cls(supervisor, servers, tools, stack, supervisor.path("logs", "cli"))
-        config, secrets = checks.stack_config(servers, nodes=NODES, groups=list(BASE_GROUPS), protect=False)
+        config, secrets = checks.stack_config(servers, groups=list(BASE_GROUPS), protect=False)
         config["dossier:deleteTimeout"] = DELETE_TIMEOUT
         stack.configure(config, secrets)
-        rig.controllers("all")
         return rig
 
     def close(self) -> None:
@@ -147,7 +146,6 @@ class Rig:
         self.thaw_api_server()
         if self.hub is not None:
             self.hub.stop()
-        self.controllers("none")
 
     # --- config -------------------------------------------------------------------
 
@@ -156,7 +154,7 @@ class Rig:
         values: dict[str, Any] = {}
         if groups is not None:
             self.groups = list(groups)
-            values["dossier:tenants"] = [{"name": g} for g in groups]
+            values["dossier:tenants"] = checks.tenants_config(groups)
         if protect is not None:
             self.protect = protect
             values["dossier:protectData"] = protect
@@ -316,19 +314,13 @@ class Rig:
             limit=180, what="ready again (/readyz)")
 
     def controllers(self, kind: str) -> None:
-        """``all`` (garbage collector and namespace controller), ``gc`` (the collector alone) or ``none``."""
+        """``all``: kube-controller-manager with every controller; ``gc``: without the namespace controller."""
         if kind == self._controllers_kind:
             return
-        if self._controllers is not None:
-            self._controllers.__exit__(None, None, None)
-            self._controllers = None
-        assert self.servers.cluster
-        if kind == "all":
-            self._controllers = Controllers(self.servers.cluster).__enter__()
-        elif kind == "gc":
-            self._controllers = Controllers(self.servers.cluster, interval=1.0, namespaces=False).__enter__()
-        elif kind != "none":
+        if kind not in CONTROLLERS:
             raise ValueError(f"unknown controllers {kind!r}")
+        assert self.servers.cluster
+        self.servers.cluster.restart_controller_manager(CONTROLLERS[kind])
         self._controllers_kind = kind
 
     @contextlib.contextmanager

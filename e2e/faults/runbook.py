@@ -104,11 +104,11 @@ def test_rotate_the_postgresql_password(rig: Rig) -> str:
 
 
 def _hub_login(rig: Rig, expect_groups: list[str]) -> str:
-    """(Re)start the e2e hub with the values Helm holds (the runbook's rollout restart); ``USER`` logs in."""
+    """(Re)start the e2e hub with the values its chart stored (the runbook's rollout restart); ``USER`` logs in."""
     assert rig.servers.keycloak and rig.servers.realm and rig.servers.postgres and rig.servers.cluster
     if rig.hub is not None:
         rig.hub.stop()
-    values = state.received_values(_api(rig), NAMESPACE, "jhub")
+    values = state.hub_chart_values(_api(rig), NAMESPACE)  # what z2jh stored for its hub, as test_deploy reads it
     rig.hubs += 1
     rig.hub = start_hub(values, database=rig.servers.postgres, keycloak_ca=rig.servers.keycloak.ca_cert,
                         supervisor=rig.supervisor, tenants_exist=hub_tenants_api(rig.servers.cluster, NAMESPACE),

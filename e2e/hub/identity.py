@@ -2,9 +2,9 @@
 
 Dossier's authenticator lists the cluster's Capsule Tenants with the hub pod's ServiceAccount
 (``<namespace>:hub``), which the stack's ClusterRole lets ``get`` and ``list`` them. No kubelet
-mounts a token here and the stand-in chart creates no ServiceAccount: ``hub_tenants_api`` creates
-the ServiceAccount when it is missing and asks the API server for a token of it (TokenRequest), so
-the login also proves the stack's RBAC rule.
+mounts a token here: ``hub_tenants_api`` asks the API server for a token of that ServiceAccount
+(TokenRequest), so the login also proves the stack's RBAC rule. The chart creates the
+ServiceAccount; where no chart ran (``test_login.py``) it is created as the chart would.
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ API (each module's docstring says more):
 - ``start_servers(supervisor, which=..., context=, nodes=, realm=, provider_realm=, hub_namespace=)``
   (``run.py``): everything in parallel, as ``Servers``.
 - ``start_cluster`` -> ``Cluster`` (``cluster.py``): etcd + kube-apiserver, kubeconfig,
-  CRDs (``crds.py``), Nodes; ``finalize_namespace``, ``namespace_contents``.
+  CRDs (``crds.py``), kube-controller-manager, kube-scheduler and kwok
+  (``control_plane.py``), Nodes kwok keeps Ready (``nodes.py``: ``NodeSpec``,
+  ``dossier_nodes``), local volumes (``storage.py``); ``restart_controller_manager``,
+  ``namespace_contents``.
 - ``start_keycloak`` -> ``Keycloak`` (``keycloak.py``); ``prepare_realm`` ->
   ``RealmSetup`` with the provider's ``ProviderAccount`` (``keycloak_realm.py``);
   ``KeycloakAdmin`` (``keycloak_admin.py``): clients, mappers, roles, users,
@@ -29,10 +32,10 @@ For humans: ``python -m e2e.servers up [--keep]``.
 from e2e.servers.capsule import Capsule, start_capsule
 from e2e.servers.certs import CertificateAuthority
 from e2e.servers.cluster import Cluster, start_cluster
-from e2e.servers.controllers import Controllers
 from e2e.servers.keycloak import Keycloak, start_keycloak
 from e2e.servers.keycloak_admin import KeycloakAdmin, KeycloakAdminError
 from e2e.servers.keycloak_realm import ProviderAccount, RealmSetup, prepare_realm, server_version_seen_by
+from e2e.servers.nodes import NodeSpec, dossier_nodes
 from e2e.servers.postgres import Postgres, start_postgres
 from e2e.servers.run import Servers, start_servers
 from e2e.servers.s3 import ObjectStore, start_object_store
@@ -51,11 +54,11 @@ __all__ = [
     "Capsule",
     "CertificateAuthority",
     "Cluster",
-    "Controllers",
     "Keycloak",
     "KeycloakAdmin",
     "KeycloakAdminError",
     "MissingToolError",
+    "NodeSpec",
     "ObjectStore",
     "PortInUseError",
     "Postgres",
@@ -66,6 +69,7 @@ __all__ = [
     "Servers",
     "Supervisor",
     "claim_port",
+    "dossier_nodes",
     "free_port",
     "prepare_realm",
     "server_version_seen_by",

@@ -1,38 +1,44 @@
-"""A Kubernetes API server of the run's own: etcd and kube-apiserver on 127.0.0.1.
+"""A cluster of the run's own on 127.0.0.1: etcd, kube-apiserver, the controllers, the scheduler, kwok's nodes.
 
 ``start_cluster(supervisor, ca, context="e2e", nodes=[...])`` starts etcd
 (``--unsafe-no-fsync``, data in the run's folder) and kube-apiserver with token
 authentication (``admin`` in ``system:masters``; ``e2e-limited`` in no group,
-which RBAC lets do nothing but discovery), RBAC, service-account keys, TLS from
-the run's CA, ``--endpoint-reconciler-type=none`` and
-``--disable-admission-plugins=ServiceAccount``; writes a kubeconfig (context
-``context``, the CA's data, the admin token); installs the Tenant, Certificate
-and HTTPProxy CRDs (``e2e/servers/crds.py``) and creates a Node object for each
-name in ``nodes``.
+which RBAC lets do nothing but discovery; one user per control-plane
+component), RBAC, service-account keys, TLS from the run's CA, privileged
+containers allowed (as kubeadm does) and ``--endpoint-reconciler-type=none``
+(the API server's address is loopback, which an Endpoints object may not
+hold); writes a kubeconfig (context ``context``, the CA's data, the admin
+token); installs the Tenant, Certificate and HTTPProxy CRDs
+(``e2e/servers/crds.py``); then starts kube-controller-manager,
+kube-scheduler and kwok (``control_plane.py``), creates the Nodes
+(``nodes.py``: names or ``NodeSpec``s), waits until kwok has made them Ready
+and provisions local volumes on them (``storage.py``).
 
-What a bare API server does not do (there is no controller manager, scheduler or
-kubelet): a deleted Namespace stays ``Terminating`` forever, because only the
-namespace controller deletes its content and removes its ``kubernetes``
-finalizer (``Cluster.finalize_namespace`` does both, like that controller); no
-garbage collection of objects whose owner is gone; no pod is scheduled or runs
-(Deployments, StatefulSets and Jobs get no pods); no service-account token
-Secrets, ``default`` ServiceAccounts or ``kube-root-ca.crt`` ConfigMaps appear in
-new namespaces; Node status is whatever was written (no heartbeats).
+What Kubernetes does on a real cluster it does here, with its own code: the
+namespace controller empties and removes deleted namespaces, the garbage
+collector deletes what an owner leaves, Deployments and StatefulSets get pods,
+the scheduler binds them to nodes, kwok reports them Running. What differs is
+listed in docs/e2e.md ("What is stood in").
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 import yaml
 from kubernetes import client, config
 
+from e2e.servers import control_plane, storage
+from e2e.servers import nodes as nodes_module
 from e2e.servers.certs import CertificateAuthority, rsa_service_account_keys
+from e2e.servers.control_plane import Component
 from e2e.servers.crds import CRDS, CrdSpec, install_crds, kube_request
+from e2e.servers.nodes import NodeSpec
 from e2e.servers.supervisor import HOST, Process, Supervisor, claim_port, free_port, tool
 
 ADMIN_USER = "admin"
@@ -41,11 +47,17 @@ SERVICE_CIDR = "10.96.0.0/16"
 LIMITED_USER = "e2e-limited"
 ETCD_LIMIT = 60.0
 APISERVER_LIMIT = 180.0
+NODES_LIMIT = 120.0
+#: Local volumes per node (``storage.py``). PostgreSQL's primary and read replicas claim 3 on the
+#: control plane per deploy, and a destroyed deploy leaves them Released (``Retain``, no deleter):
+#: enough for the up-and-destroy rounds of a run (``make bench-real`` makes the most).
+VOLUMES_PER_NODE = 2
+VOLUMES_ON_CONTROL_PLANE = 24
 
 
 @dataclass
 class Cluster:
-    """A running API server: where it is, how to reach it, and helpers for what no controller does here."""
+    """A running cluster: where it is, how to reach it, its processes."""
 
     url: str
     kubeconfig: Path
@@ -56,7 +68,14 @@ class Cluster:
     etcd: Process
     apiserver: Process
     seconds: dict[str, float]
-    """How long each step took (etcd, kube-apiserver, crds, nodes)."""
+    """How long each step took (etcd, kube-apiserver, crds, controllers, scheduler, nodes)."""
+    controller_manager: Process | None = None
+    scheduler: Process | None = None
+    kwok: Process | None = None
+    pod_cidr: str = ""
+    nodes: list[str] = field(default_factory=list)
+    supervisor: Supervisor | None = None
+    ca: CertificateAuthority | None = None
 
     def api_client(self, token: str | None = None) -> client.ApiClient:
         """A ``kubernetes`` client: from the kubeconfig (admin), or with another bearer ``token``."""
@@ -69,12 +88,20 @@ class Cluster:
         configuration.api_key_prefix = {"authorization": "Bearer"}
         return client.ApiClient(configuration)
 
-    def create_nodes(self, names: list[str] | tuple[str, ...]) -> None:
-        """Node objects named ``names``, labelled as a kubelet would label them (hostname, os, arch)."""
-        core = client.CoreV1Api(self.api_client())
-        for name in names:
-            labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
-            core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+    def create_nodes(self, specs: Iterable[str | NodeSpec], limit: float = NODES_LIMIT) -> float:
+        """Nodes (``nodes.py``); seconds until kwok has made them Ready."""
+        api = self.api_client()
+        names = nodes_module.create_nodes(api, specs)
+        self.nodes += names
+        alive = self.kwok.alive if self.kwok is not None else None
+        return nodes_module.wait_ready(api, names, limit, alive)
+
+    def restart_controller_manager(self, controllers: str = "*") -> float:
+        """kube-controller-manager again with ``--controllers=<controllers>``; seconds until healthy."""
+        assert self.supervisor and self.ca and self.controller_manager
+        self.controller_manager, seconds = control_plane.restart_controller_manager(
+            self.supervisor, self.controller_manager, self.ca, controllers)
+        return seconds
 
     def namespace_contents(self, namespace: str) -> list[str]:
         """``resource/name`` of every object left in ``namespace`` (all namespaced, listable resources)."""
@@ -84,38 +111,6 @@ class Cluster:
             items = kube_request(api, "GET", f"{base}/namespaces/{namespace}/{resource}").get("items", [])
             found += [f"{resource}/{item['metadata']['name']}" for item in items]
         return sorted(found)
-
-    def finalize_namespace(self, namespace: str, purge: bool = True) -> bool:
-        """Finish deleting a Terminating ``namespace`` as the namespace controller would; False if not deleting.
-
-        With ``purge`` its remaining objects are deleted first (the controller's job);
-        then the ``kubernetes`` finalizer is removed through the ``/finalize``
-        subresource and the API server removes the namespace.
-        """
-        api = self.api_client()
-        core = client.CoreV1Api(api)
-        try:
-            current = core.read_namespace(namespace)
-        except client.ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
-        if current.metadata is None or current.metadata.deletion_timestamp is None:
-            return False
-        if purge:
-            for base, resource in _namespaced_resources(api, verb="deletecollection"):
-                kube_request(api, "DELETE", f"{base}/namespaces/{namespace}/{resource}")
-        body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace),
-                                  spec=client.V1NamespaceSpec(finalizers=[]))
-        core.replace_namespace_finalize(namespace, body)
-        return True
-
-    def finalize_terminating_namespaces(self, purge: bool = True) -> list[str]:
-        """``finalize_namespace`` for every Terminating namespace; their names."""
-        core = client.CoreV1Api(self.api_client())
-        terminating = [str(ns.metadata.name) for ns in core.list_namespace().items
-                       if ns.metadata is not None and ns.metadata.deletion_timestamp is not None]
-        return [name for name in terminating if self.finalize_namespace(name, purge)]
 
 
 def _namespaced_resources(api: client.ApiClient, verb: str) -> list[tuple[str, str]]:
@@ -147,14 +142,14 @@ def write_kubeconfig(path: Path, url: str, ca: CertificateAuthority, token: str,
 
 
 def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: str = "e2e",
-                  nodes: list[str] | tuple[str, ...] = (), crds: bool = True, port: int | None = None,
-                  etcd_limit: float = ETCD_LIMIT, apiserver_limit: float = APISERVER_LIMIT,
-                  crd_specs: tuple[CrdSpec, ...] = CRDS) -> Cluster:
-    """Etcd + kube-apiserver, kubeconfig, CRDs and Nodes (see the module doc); the port is free unless given.
+                  nodes: Iterable[str | NodeSpec] = (), crds: bool = True, port: int | None = None,
+                  controllers: str = "*", etcd_limit: float = ETCD_LIMIT,
+                  apiserver_limit: float = APISERVER_LIMIT, crd_specs: tuple[CrdSpec, ...] = CRDS) -> Cluster:
+    """The whole cluster (see the module doc); the API server's port is free unless given.
 
     ``crd_specs``: which of the pinned-schema CRDs (``crds.WITHOUT_TENANT`` where Capsule brings its own).
     """
-    etcd_bin, apiserver_bin = tool("etcd", "etcd"), tool("kube-apiserver", "kube-apiserver")
+    etcd_bin, apiserver_bin = tool("etcd", "etcd"), tool(control_plane.PIECE, "kube-apiserver")
     folder = supervisor.path("cluster")
     seconds: dict[str, float] = {}
 
@@ -174,10 +169,17 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
     secure_port = claim_port(port, "kube-apiserver")
     url = f"https://{HOST}:{secure_port}"
     admin_token, limited_token = secrets.token_hex(24), secrets.token_hex(24)
+    components = {user: Component(user, secrets.token_hex(24), folder / f"{user.rsplit(':', 1)[-1]}.kubeconfig")
+                  for user in (control_plane.CONTROLLER_MANAGER_USER, control_plane.SCHEDULER_USER,
+                               control_plane.KWOK_USER)}
     tokens = folder / "tokens.csv"
     tokens.touch(mode=0o600)
+    # kwok acts for every node's kubelet; a real kubelet is narrowed by the Node authorizer, kwok is an admin.
     tokens.write_text(f'{admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'
-                      f"{limited_token},{LIMITED_USER},{LIMITED_USER}\n")
+                      f"{limited_token},{LIMITED_USER},{LIMITED_USER}\n"
+                      + "".join(f"{c.token},{c.user},{c.user}"
+                                + (',"system:masters"' if c.user == control_plane.KWOK_USER else "") + "\n"
+                                for c in components.values()))
     serving = ca.issue("kube-apiserver")
     service_accounts = rsa_service_account_keys(folder)
     apiserver = supervisor.start("kube-apiserver", [
@@ -185,12 +187,15 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
         f"--etcd-servers={etcd_url}", f"--cert-dir={folder / 'certs'}",
         f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
         f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
+        # Client certificates of the run's CA (none is issued): the API server then publishes its
+        # extension-apiserver-authentication ConfigMap, which the controllers' own servers read.
+        f"--client-ca-file={ca.cert_path}",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={service_accounts.cert_path}",
         f"--service-account-signing-key-file={service_accounts.key_path}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        # No endpoint reconciler (nothing to publish) and no ServiceAccount admission (no token controller).
-        "--endpoint-reconciler-type=none", "--disable-admission-plugins=ServiceAccount",
+        f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
+        # The API server's address is loopback, which an Endpoints object may not hold: nothing to publish.
+        "--endpoint-reconciler-type=none",
         "--profiling=false",
     ])
     seconds["kube-apiserver"] = supervisor.wait_until(
@@ -199,8 +204,23 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
 
     kubeconfig = folder / "kubeconfig"
     write_kubeconfig(kubeconfig, url, ca, admin_token, context)
-    cluster = Cluster(url, kubeconfig, context, ca.cert_path, admin_token, limited_token, etcd, apiserver, seconds)
+    for component in components.values():
+        write_kubeconfig(component.kubeconfig, url, ca, component.token, context)
+    cluster = Cluster(url, kubeconfig, context, ca.cert_path, admin_token, limited_token, etcd, apiserver, seconds,
+                      pod_cidr=control_plane.random_pod_cidr(), supervisor=supervisor, ca=ca)
     if crds:
         seconds["crds"] = max(install_crds(cluster.api_client(), specs=crd_specs).values())
-    cluster.create_nodes(nodes)
+    cluster.controller_manager, seconds["kube-controller-manager"] = control_plane.start_controller_manager(
+        supervisor, control_plane.controller_manager_argv(
+            components[control_plane.CONTROLLER_MANAGER_USER], ca, service_accounts.key_path,
+            folder / "controller-manager", controllers), ca)
+    cluster.scheduler, seconds["kube-scheduler"] = control_plane.start_scheduler(
+        supervisor, components[control_plane.SCHEDULER_USER], ca, folder / "scheduler")
+    cluster.kwok = control_plane.start_kwok(supervisor, components[control_plane.KWOK_USER], folder,
+                                            cluster.pod_cidr)
+    specs = nodes_module.as_specs(nodes)
+    seconds["nodes"] = cluster.create_nodes(specs)
+    storage.provision_local_volumes(cluster.api_client(), folder / "volumes", {
+        spec.name: VOLUMES_ON_CONTROL_PLANE if nodes_module.CONTROL_PLANE in spec.labels else VOLUMES_PER_NODE
+        for spec in specs})
     return cluster

@@ -21,6 +21,7 @@ from e2e.servers.cluster import Cluster, start_cluster
 from e2e.servers.crds import CRDS, WITHOUT_TENANT
 from e2e.servers.keycloak import Keycloak, start_keycloak
 from e2e.servers.keycloak_realm import RealmSetup, prepare_realm, server_version_seen_by
+from e2e.servers.nodes import NodeSpec
 from e2e.servers.postgres import SUPERUSER, Postgres, start_postgres
 from e2e.servers.supervisor import ServerError, Supervisor
 
@@ -48,7 +49,8 @@ class Servers:
             c = self.cluster
             lines += [f"cluster       {c.url}  (ready in {self.seconds['cluster']:.0f} s)",
                       f"  kubeconfig  {c.kubeconfig}  (context {c.context})",
-                      f"  tokens      admin {c.admin_token}  limited {c.limited_token}"]
+                      f"  tokens      admin {c.admin_token}  limited {c.limited_token}",
+                      f"  nodes       {', '.join(c.nodes) or '(none)'}  (kwok; pod IPs from {c.pod_cidr})"]
         if self.capsule:
             cap = self.capsule
             lines += [f"capsule       webhooks {cap.webhook_url}  (ready in {self.seconds['capsule']:.0f} s, "
@@ -72,7 +74,7 @@ class Servers:
 
 
 def start_servers(supervisor: Supervisor, *, which: tuple[Server, ...] = ALL, context: str = "e2e",
-                  nodes: tuple[str, ...] = (), realm: str = "dossier", provider_realm: str = "master",
+                  nodes: tuple[str | NodeSpec, ...] = (), realm: str = "dossier", provider_realm: str = "master",
                   hub_namespace: str = "jhub") -> Servers:
     """Start the servers named in ``which`` in parallel; on the first failure stop all and raise it.
 

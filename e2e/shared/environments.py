@@ -22,8 +22,6 @@ from e2e.faults.compare import differences
 from e2e.servers import ObjectStore, Servers
 from e2e.stack import E2EStack, Toolchain
 
-NODES = {"core": ["e2e-core-0"], "user": ["e2e-user-0", "e2e-user-1"]}
-
 
 @dataclass(frozen=True)
 class Environment:
@@ -44,7 +42,7 @@ class Environment:
     def config(self, servers: Servers, groups: list[str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
         """The stack's config and secrets; the kubeconfig comes from ``KUBECONFIG``, as in the workflows."""
         assert servers.keycloak
-        config, secrets = checks.stack_config(servers, nodes=NODES, groups=list(groups or self.groups),
+        config, secrets = checks.stack_config(servers, groups=list(groups or self.groups),
                                               protect=self.protect)
         config.pop("kubernetes:kubeconfig")
         config.update({

@@ -19,11 +19,14 @@ import sys
 
 import pytest
 
+from e2e import checks
 from e2e.stack import ROOT
 
 pytestmark = pytest.mark.e2e
 ARGS = ["--sizes", "1", "--up-sizes", "1", "--destroy-sizes", "1", "--check-floor-at", "1", "--clis", "pulumi"]
 SECONDS = r"\d+\.\d s"
+#: The program's resources at one group: one NodePatch per node of the e2e cluster (e2e/checks.py), the rest fixed.
+RESOURCES = 31 + len(checks.NODES["core"] + checks.NODES["user"])
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +39,13 @@ def output() -> str:
 
 def test_the_preview_table_has_the_program_and_its_floor_with_and_without_checkpoints(output: str) -> None:
     for checkpoints in (r"on \(default\)", r"skipped \(PULUMI_SKIP_CHECKPOINTS=true\)"):
-        assert re.search(rf"^  3\.274\.1 +new +1 +34 +{checkpoints} +{SECONDS} +{SECONDS} +\d+\.\d\dx$",
+        assert re.search(rf"^  3\.274\.1 +new +1 +{RESOURCES} +{checkpoints} +{SECONDS} +{SECONDS} +\d+\.\d\dx$",
                          output, re.M), output
-        assert re.search(rf"^  3\.274\.1 +deployed +1 +34 +{checkpoints} +{SECONDS} +—", output, re.M), output
+        assert re.search(rf"^  3\.274\.1 +deployed +1 +{RESOURCES} +{checkpoints} +{SECONDS} +—", output, re.M), output
 
 
 def test_every_up_and_destroy_is_timed_and_its_calls_counted(output: str) -> None:
-    rows = re.findall(rf"^ +1 +34  (up from empty|up, no change|destroy) +(\S.*?) +{SECONDS} +(\d+)  (.*)$",
+    rows = re.findall(rf"^ +1 +{RESOURCES}  (up from empty|up, no change|destroy) +(\S.*?) +{SECONDS} +(\d+)  (.*)$",
                       output, re.M)
     assert sorted((operation, settings.strip()) for operation, settings, _, _ in rows) == sorted([
         ("up from empty", "defaults"), ("up, no change", "defaults"),

@@ -6,6 +6,7 @@ toolchain pieces (``make e2e-tools``) and fail with that instruction without the
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -13,8 +14,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -31,6 +33,7 @@ from e2e.servers import (
     ServerStartError,
     Supervisor,
     claim_port,
+    dossier_nodes,
     prepare_realm,
     server_version_seen_by,
     start_cluster,
@@ -39,10 +42,13 @@ from e2e.servers import (
     tool,
 )
 from e2e.servers.keycloak_realm import create_provider_account
+from e2e.servers.nodes import RESEARCH_GROUP_LABEL
+from e2e.servers.storage import STORAGE_CLASS, volumes
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-NODES = ("dossier-control-plane-0", "dossier-worker-0")
+NODES = dossier_nodes(core=["dossier-control-plane-0"], user=["dossier-worker-0"],
+                      research={"genomics": ["dossier-genomics-0"]})
 
 
 def _gone(pid: int) -> bool:
@@ -180,7 +186,8 @@ def postgres(run: tuple[Supervisor, CertificateAuthority]) -> Postgres:
 def test_cluster_answers_through_its_kubeconfig(cluster: Cluster) -> None:
     api = cluster.api_client()
     assert client.VersionApi(api).get_code().git_version == "v1.35.4"
-    assert sorted(str(n.metadata and n.metadata.name) for n in client.CoreV1Api(api).list_node().items) == sorted(NODES)
+    assert sorted(str(n.metadata and n.metadata.name) for n in client.CoreV1Api(api).list_node().items) == sorted(
+        n.name for n in NODES)
     assert cluster.url.startswith("https://127.0.0.1:")
 
 
@@ -208,18 +215,87 @@ def test_the_crds_are_served_with_their_names_and_schemas(cluster: Cluster) -> N
     assert invalid.value.status == 422
 
 
-def test_a_deleted_namespace_stays_terminating_until_finalized(cluster: Cluster) -> None:
-    core = client.CoreV1Api(cluster.api_client())
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="doomed")))
-    core.create_namespaced_config_map("doomed", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="left")))
+def _wait(what: str, probe: Callable[[], Any], limit: float = 90.0) -> Any:
+    deadline = time.monotonic() + limit
+    while not (found := probe()):
+        assert time.monotonic() < deadline, f"{what}: not within {limit:.0f} s"
+        time.sleep(0.5)
+    return found
+
+
+def test_nodes_are_ready_labelled_and_tainted_like_a_dossier_cluster(cluster: Cluster) -> None:
+    core: Any = client.CoreV1Api(cluster.api_client())
+    nodes = {n.metadata.name: n for n in core.list_node().items}
+    assert sorted(nodes) == sorted(n.name for n in NODES)
+    for node in nodes.values():
+        assert [c.status for c in node.status.conditions if c.type == "Ready"] == ["True"], node.metadata.name
+    control_plane = nodes["dossier-control-plane-0"]
+    assert "node-role.kubernetes.io/control-plane" in control_plane.metadata.labels
+    assert [(t.key, t.effect) for t in control_plane.spec.taints] == [
+        ("node-role.kubernetes.io/control-plane", "NoSchedule")]
+    assert nodes["dossier-genomics-0"].metadata.labels[RESEARCH_GROUP_LABEL] == "genomics"
+
+
+def test_a_deployment_gets_a_running_pod_on_a_node_that_admits_it(cluster: Cluster) -> None:
+    api = cluster.api_client()
+    core: Any = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="apps")))
+    # The serviceaccount controller gives every namespace its default ServiceAccount (admission needs it).
+    _wait("the default ServiceAccount", lambda: core.list_namespaced_service_account("apps").items)
+    container = client.V1Container(name="web", image="nginx")
+    pod = client.V1PodSpec(containers=[container], node_selector={"kubernetes.io/hostname": "dossier-worker-0"})
+    client.AppsV1Api(api).create_namespaced_deployment("apps", client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="web"),
+        spec=client.V1DeploymentSpec(replicas=1, selector=client.V1LabelSelector(match_labels={"app": "web"}),
+                                     template=client.V1PodTemplateSpec(
+                                         metadata=client.V1ObjectMeta(labels={"app": "web"}), spec=pod))))
+    running = _wait("a Running pod", lambda: [p for p in core.list_namespaced_pod("apps").items
+                                              if p.status.phase == "Running"])
+    assert running[0].spec.node_name == "dossier-worker-0"
+    assert ipaddress.ip_address(running[0].status.pod_ip) in ipaddress.ip_network(cluster.pod_cidr, strict=False)
+    # Without a toleration the scheduler leaves a pod for the control plane Pending, saying why.
+    core.create_namespaced_pod("apps", client.V1Pod(metadata=client.V1ObjectMeta(name="stuck"), spec=client.V1PodSpec(
+        containers=[container], node_selector={"node-role.kubernetes.io/control-plane": ""})))
+    event = _wait("FailedScheduling", lambda: [e for e in core.list_namespaced_event("apps").items
+                                               if e.reason == "FailedScheduling" and e.involved_object.name == "stuck"])
+    assert "1 node(s) had untolerated taint(s)" in event[0].message, event[0].message
+
+
+def test_a_claim_binds_a_local_volume_of_the_node_its_pod_lands_on(cluster: Cluster) -> None:
+    core: Any = client.CoreV1Api(cluster.api_client())
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="data")))
+    _wait("the default ServiceAccount", lambda: core.list_namespaced_service_account("data").items)
+    requests = client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})
+    core.create_namespaced_persistent_volume_claim("data", client.V1PersistentVolumeClaim(
+        metadata=client.V1ObjectMeta(name="db"),
+        spec=client.V1PersistentVolumeClaimSpec(access_modes=["ReadWriteOnce"], resources=requests)))
+    volume = client.V1Volume(name="data",
+                             persistent_volume_claim=client.V1PersistentVolumeClaimVolumeSource(claim_name="db"))
+    core.create_namespaced_pod("data", client.V1Pod(metadata=client.V1ObjectMeta(name="db"), spec=client.V1PodSpec(
+        containers=[client.V1Container(name="db", image="postgres")],
+        node_selector={"kubernetes.io/hostname": "dossier-worker-0"}, volumes=[volume])))
+    _wait("the claim Bound", lambda: core.read_namespaced_persistent_volume_claim("db", "data").status.phase == "Bound")
+    claim = core.read_namespaced_persistent_volume_claim("db", "data")
+    assert claim.spec.storage_class_name == STORAGE_CLASS  # the default class
+    assert volumes(cluster.api_client())[claim.spec.volume_name]["node"] == "dossier-worker-0"
+
+
+def test_the_namespace_controller_empties_and_removes_a_deleted_namespace(cluster: Cluster) -> None:
+    core: Any = client.CoreV1Api(cluster.api_client())
+    for name in ("doomed", "held"):
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        core.create_namespaced_config_map(name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="left")))
     core.delete_namespace("doomed")
-    status = core.read_namespace("doomed").status
-    assert status is not None and status.phase == "Terminating"
-    assert cluster.namespace_contents("doomed") == ["configmaps/left"]
-    assert cluster.finalize_terminating_namespaces() == ["doomed"]
-    with pytest.raises(client.ApiException) as gone:
-        core.read_namespace("doomed")
-    assert gone.value.status == 404
+    _wait("doomed gone", lambda: "doomed" not in {n.metadata.name for n in core.list_namespace().items})
+    # Without the namespace controller (as a fault case runs it) a deleted namespace stays Terminating.
+    cluster.restart_controller_manager("*,-namespace-controller")
+    core.delete_namespace("held")
+    time.sleep(10)
+    assert core.read_namespace("held").status.phase == "Terminating"
+    assert cluster.namespace_contents("held") == ["configmaps/kube-root-ca.crt", "configmaps/left",
+                                                  "serviceaccounts/default"]
+    cluster.restart_controller_manager()
+    _wait("held gone", lambda: "held" not in {n.metadata.name for n in core.list_namespace().items})
 
 
 def test_keycloak_serves_the_realm_over_https_with_the_run_ca(keycloak: Keycloak, realm: RealmSetup) -> None:
@@ -291,7 +367,8 @@ def test_the_cli_prints_how_to_reach_the_servers_and_stops_them_on_ctrl_c() -> N
     assert "Ctrl-C stops them" in printed, printed
     folder = Path(printed.split("run folder", 1)[1].split()[0])
     pids = {name: int((folder / "pids" / f"{name}.pid").read_text())
-            for name in ("etcd", "kube-apiserver", "keycloak", "postgresql")}
+            for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "keycloak",
+                         "postgresql")}
     up.send_signal(signal.SIGINT)
     assert up.wait(120) == 0, printed + up.stdout.read()
     for text in ("cluster       https://127.0.0.1:", "kubeconfig  ", "keycloak      https://localhost:",

@@ -34,11 +34,11 @@ from e2e.faults.compare import differences
 from e2e.faults.docs import documented
 from e2e.faults.rig import last_error
 from e2e.faults.servers_down import created
-from e2e.servers import Controllers, ObjectStore, Servers, Supervisor, start_object_store, start_servers
+from e2e.servers import ObjectStore, Servers, Supervisor, start_object_store, start_servers
 from e2e.servers.s3 import REGION
 from e2e.shared import runners, workflow
 from e2e.shared.consumer import changed_producer, consumer_stack
-from e2e.shared.environments import FIRST, NODES, SECOND, Environment
+from e2e.shared.environments import FIRST, SECOND, Environment
 from e2e.shared.rig import S3Rig
 from e2e.stack import PASSPHRASE, E2EStack, Phase, Toolchain, changes, copy_program, toolchain
 from tests.test_outputs import CONTRACT
@@ -83,7 +83,7 @@ class Shared:
 def shared() -> Iterator[Shared]:
     with Phase("toolchain"):
         tools = toolchain()
-    nodes = tuple(NODES["core"] + NODES["user"])
+    nodes = checks.cluster_nodes()
     with Supervisor("dossier-e2e-shared") as supervisor, Supervisor("dossier-e2e-shared-2") as other:
         with Phase("two server sets at once, and the S3 store"), ThreadPoolExecutor(2) as pool:
             ours, theirs = pool.submit(start_servers, supervisor, nodes=nodes), pool.submit(
@@ -93,8 +93,7 @@ def shared() -> Iterator[Shared]:
             second = theirs.result()
         print(servers.summary(), f"\nS3 backend    {store.backend_url()}", flush=True)
         assert servers.cluster
-        with Controllers(servers.cluster):
-            yield Shared(supervisor, servers, store, tools, other=(other, second))
+        yield Shared(supervisor, servers, store, tools, other=(other, second))
 
 
 def test_01_two_runs_at_once_on_one_machine(shared: Shared) -> None:
@@ -103,12 +102,12 @@ def test_01_two_runs_at_once_on_one_machine(shared: Shared) -> None:
     other, theirs = shared.other
     assert theirs.cluster
     mine = shared.stack(FIRST)
-    config, secrets = checks.stack_config(theirs, nodes=NODES, groups=list(FIRST.groups), protect=False)
+    config, secrets = checks.stack_config(theirs, groups=list(FIRST.groups), protect=False)
     elsewhere = E2EStack(other.path("stack"), shared.tools, echo=False)
     elsewhere.configure(config, secrets)
     found = runners.problems(runners.listeners(shared.supervisor), runners.listeners(other))
     assert found == [], found
-    with Phase("two ups at once"), Controllers(theirs.cluster), ThreadPoolExecutor(2) as pool:
+    with Phase("two ups at once"), ThreadPoolExecutor(2) as pool:
         ups = [pool.submit(stack.up) for stack in (mine, elsewhere)]
         results = [up.result() for up in ups]
     assert [r.summary.result for r in results] == ["succeeded", "succeeded"]

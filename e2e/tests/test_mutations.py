@@ -1,0 +1,188 @@
+"""Broken programs the suite must catch: each a copy of the program with one change, deployed as the real one is.
+
+Each mutation edits one line of a copy of the program under test (``e2e/stack.py``'s
+``PROGRAM_ROOT``: this checkout, or ``DOSSIER_E2E_PROGRAM``) and deploys it with the
+real CLI and charts into a cluster of its own (API server, controllers, scheduler,
+kwok's nodes laid out as in ``test_deploy.py``; one Keycloak for all). The three run
+at once: two of them spend most of their time waiting for pods that never come.
+The checks of ``test_deploy.py`` must fail on each, naming the cause:
+
+- ``core-pods-untolerated``: the control-plane toleration is gone from the core
+  pods' default (``components/config_placement.py``). The hub, proxy and
+  user-scheduler pods stay Pending; ``pulumi up`` fails after
+  ``dossier:releaseTimeout`` with the provider's timeout of release ``jhub/jhub``,
+  and the e2e names the workloads and the scheduler's reason.
+- ``replicas-untolerated``: the read replicas lose the tolerations the primary
+  keeps (``components/postgresql.py``). Their pods stay Pending; ``pulumi up``
+  fails on release ``jhub/jhub-postgresql``, naming StatefulSet ``jhub-postgresql-read``.
+
+After each of these two, the unmodified program is put back into the stack's
+project and ``pulumi up`` must converge over the failed release (Helm upgrades a
+release whose only revision failed): the recovery docs/operations.md gives.
+- ``hub-not-a-db-client``: the hub pod loses the PostgreSQL client label
+  (``components/jupyterhub.py``). ``pulumi up`` succeeds (nothing waits on a
+  label); the NetworkPolicy check refuses hub -> PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e import chart_checks, checks, state
+from e2e.servers import CertificateAuthority, Servers, Supervisor, start_cluster, start_servers
+from e2e.stack import PROGRAM, PROGRAM_ROOT, E2EStack, Phase, Toolchain, copy_program, toolchain
+
+pytestmark = pytest.mark.e2e
+
+#: ``dossier:releaseTimeout`` of the mutated stacks: every healthy release here is ready well within it.
+RELEASE_TIMEOUT = "2m"
+#: The CLI's own limit: past it the update did not end by itself.
+CLI_LIMIT = 900.0
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    old: str
+    new: str
+    expect: tuple[str, ...]
+    """What the failure must say, each piece a substring of it."""
+    recovers: bool = False
+    """Whether the unmodified program is then deployed over it (and must converge)."""
+
+
+MUTATIONS = (
+    Mutation("core-pods-untolerated", "components/config_placement.py",
+             "return [*Z2JH_CORE_DEFAULTS, CONTROL_PLANE]", "return [*Z2JH_CORE_DEFAULTS]",
+             ("Helm Release jhub/jhub: ", "failed to become available within allocated timeout",
+              "Deployment hub: 0 of 1 pods ready; pod hub-", "Pending: 0/4 nodes are available",
+              "1 node(s) had untolerated taint(s)"), recovers=True),
+    Mutation("replicas-untolerated", "components/postgresql.py",
+             '"replicaCount": args.read_replicas,\n            "persistence": {"size": args.size},\n'
+             "            **copy.deepcopy(placement),",
+             '"replicaCount": args.read_replicas,\n            "persistence": {"size": args.size},\n'
+             '            **{k: v for k, v in copy.deepcopy(placement).items() if k != "tolerations"},',
+             ("Helm Release jhub/jhub-postgresql: ", "failed to become available within allocated timeout",
+              "StatefulSet jhub-postgresql-read: 0 of 2 pods ready; pod jhub-postgresql-read-0 Pending",
+              "1 node(s) had untolerated taint(s)"), recovers=True),
+    Mutation("hub-not-a-db-client", "components/jupyterhub.py",
+             '"labels": dict(DB_CLIENT_LABELS),\n', "",
+             ("hub -> PostgreSQL (jhub-postgresql-primary-0:5432): refused (ingress of jhub/jhub-postgresql-primary-0 "
+              "is isolated by NetworkPolicy jhub-postgresql-primary-ingress", "expected admitted")),
+)
+
+
+def mutated_program(mutation: Mutation, folder: Path) -> Path:
+    """A copy of the program under test with the mutation's one change (which must apply exactly once)."""
+    for name in PROGRAM:
+        source = PROGRAM_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, folder / name)
+    target = folder / mutation.path
+    text = target.read_text()
+    if text.count(mutation.old) != 1:
+        raise AssertionError(f"mutation {mutation.name} no longer applies: {mutation.old!r} is in {mutation.path} "
+                             f"{text.count(mutation.old)} times, expected once")
+    target.write_text(text.replace(mutation.old, mutation.new))
+    return folder
+
+
+@dataclass
+class Shared:
+    supervisor: Supervisor
+    servers: Servers
+    tools: Toolchain
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[Shared]:
+    tools = toolchain()
+    with Supervisor("dossier-e2e-mutations") as supervisor:
+        with Phase("keycloak"):
+            servers = start_servers(supervisor, which=("keycloak",))
+        yield Shared(supervisor, servers, tools)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    said: str
+    """What the suite's checks said of the mutated program ("" if all passed)."""
+    recovered: str
+    """What they said once the unmodified program was deployed over it ("" if all passed; not tried: "-")."""
+
+
+def checks_say(stack: E2EStack, api: Any, name: str) -> str:
+    """``pulumi up`` and the suite's placement and policy checks; what failed ("" if nothing)."""
+    started = time.monotonic()
+    up = stack.cli("up", "--yes", "--skip-preview", check=False, timeout=CLI_LIMIT)
+    print(f"\n{name}: `pulumi up` exited {up.returncode} after {time.monotonic() - started:.0f} s", flush=True)
+    if up.returncode != 0:
+        waiting = chart_checks.not_ready(api, state.NAMESPACE)
+        return (f"`pulumi up` failed: {checks.provider_errors(up.stdout + up.stderr)}; not ready in "
+                f"{state.NAMESPACE}: {'; '.join(waiting) or 'nothing'}")
+    try:
+        chart_checks.assert_placement(api, state.NAMESPACE, core_nodes=checks.CORE_NODES,
+                                      user_nodes=checks.NODES["user"], read_replicas=checks.READ_REPLICAS)
+        chart_checks.assert_network_policies(api, state.NAMESPACE)
+    except AssertionError as failure:
+        return str(failure)
+    return ""
+
+
+def deploy(shared: Shared, mutation: Mutation) -> Outcome:
+    """Deploy the mutated program and run the suite's checks on it; then, if asked, the unmodified one."""
+    with Supervisor(f"dossier-e2e-{mutation.name}") as supervisor:
+        cluster = start_cluster(supervisor, CertificateAuthority(supervisor.path("ca")), context=mutation.name,
+                                nodes=checks.cluster_nodes())
+        servers = Servers(supervisor, shared.servers.ca, cluster=cluster, keycloak=shared.servers.keycloak,
+                          realm=shared.servers.realm)
+        program = mutated_program(mutation, shared.supervisor.path("programs", mutation.name))
+        stack = E2EStack(shared.supervisor.path("stacks", mutation.name), shared.tools, echo=False,
+                         program=lambda dest: copy_program(dest, program))
+        config, secrets = checks.stack_config(servers, groups=["genomics"], protect=False)
+        config["dossier:keycloak"] = {**config["dossier:keycloak"], "clientId": f"jupyter-{mutation.name}"}
+        config["dossier:releaseTimeout"] = RELEASE_TIMEOUT
+        stack.configure(config, secrets)
+        api = cluster.api_client()
+        said = checks_say(stack, api, mutation.name)
+        if not mutation.recovers:
+            return Outcome(said, "-")
+        # The fix: the program as it should be, in the same project and stack.
+        shutil.copy2(PROGRAM_ROOT / mutation.path, stack.project / mutation.path)
+        return Outcome(said, checks_say(stack, api, f"{mutation.name}, the program fixed"))
+
+
+@pytest.fixture(scope="module")
+def outcomes(shared: Shared) -> dict[str, Outcome]:
+    with Phase(f"deploy {len(MUTATIONS)} mutated programs at once"), ThreadPoolExecutor(len(MUTATIONS)) as pool:
+        found = dict(zip([m.name for m in MUTATIONS], pool.map(lambda m: deploy(shared, m), MUTATIONS), strict=True))
+    for name, outcome in found.items():
+        print(f"\n{name}: {outcome.said or 'NOTHING FAILED'}\n  fixed: {outcome.recovered or 'converged'}")
+    return found
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.name for m in MUTATIONS])
+def test_the_suite_catches_the_mutation_naming_its_cause(outcomes: dict[str, Outcome], mutation: Mutation) -> None:
+    said = outcomes[mutation.name].said
+    assert said, f"{mutation.name}: the mutated program passed the checks"
+    missing = [piece for piece in mutation.expect if piece not in said]
+    assert not missing, f"{mutation.name}: the failure does not say {missing}: {said}"
+
+
+RECOVERING = [m for m in MUTATIONS if m.recovers]
+
+
+@pytest.mark.parametrize("mutation", RECOVERING, ids=[m.name for m in RECOVERING])
+def test_the_fixed_program_converges_over_the_failed_release(outcomes: dict[str, Outcome], mutation: Mutation) -> None:
+    assert outcomes[mutation.name].recovered == "", outcomes[mutation.name].recovered
