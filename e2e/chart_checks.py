@@ -150,6 +150,27 @@ def not_ready(api: client.ApiClient, namespace: str) -> list[str]:
     return found
 
 
+def stuck_pods(api: client.ApiClient, namespace: str) -> list[str]:
+    """Pods a StatefulSet made from a template it has since replaced, and which never became ready.
+
+    A StatefulSet rolls its pods one at a time and waits for each to be Running and Ready, so
+    after its template is fixed it keeps such a pod forever: Kubernetes' "forced rollback" says
+    to delete those pods, and the StatefulSet makes them again from the new template.
+    """
+    apps: Any = client.AppsV1Api(api)
+    core: Any = client.CoreV1Api(api)
+    found = []
+    for workload in apps.list_namespaced_stateful_set(namespace).items:
+        revision = workload.status.update_revision
+        for pod in core.list_namespaced_pod(namespace).items:
+            labels = pod.metadata.labels or {}
+            ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+            if _selects(workload.spec.selector, labels) and not ready \
+                    and labels.get("controller-revision-hash") != revision:
+                found.append(str(pod.metadata.name))
+    return sorted(found)
+
+
 # --- values -------------------------------------------------------------------------------------
 
 

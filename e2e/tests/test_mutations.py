@@ -16,9 +16,11 @@ The checks of ``test_deploy.py`` must fail on each, naming the cause:
   keeps (``components/postgresql.py``). Their pods stay Pending; ``pulumi up``
   fails on release ``jhub/jhub-postgresql``, naming StatefulSet ``jhub-postgresql-read``.
 
-After each of these two, the unmodified program is put back into the stack's
-project and ``pulumi up`` must converge over the failed release (Helm upgrades a
-release whose only revision failed): the recovery docs/operations.md gives.
+After each of these two, the recovery docs/operations.md gives must converge: the
+unmodified program put back into the stack's project, ``pulumi up`` (Helm upgrades a
+release whose only revision failed); where that times out again because a
+StatefulSet keeps the pod it made from the broken template (Kubernetes' forced
+rollback), those pods deleted and ``pulumi up`` once more.
 - ``hub-not-a-db-client``: the hub pod loses the PostgreSQL client label
   (``components/jupyterhub.py``). ``pulumi up`` succeeds (nothing waits on a
   label); the NetworkPolicy check refuses hub -> PostgreSQL.
@@ -30,11 +32,12 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from e2e import chart_checks, checks, state
 from e2e.servers import CertificateAuthority, Servers, Supervisor, start_cluster, start_servers
@@ -120,6 +123,8 @@ class Outcome:
     """What the suite's checks said of the mutated program ("" if all passed)."""
     recovered: str
     """What they said once the unmodified program was deployed over it ("" if all passed; not tried: "-")."""
+    deleted: list[str] = field(default_factory=list)
+    """The pods the recovery deleted (a StatefulSet's pods of the broken template)."""
 
 
 def checks_say(stack: E2EStack, api: Any, name: str) -> str:
@@ -160,7 +165,14 @@ def deploy(shared: Shared, mutation: Mutation) -> Outcome:
             return Outcome(said, "-")
         # The fix: the program as it should be, in the same project and stack.
         shutil.copy2(PROGRAM_ROOT / mutation.path, stack.project / mutation.path)
-        return Outcome(said, checks_say(stack, api, f"{mutation.name}, the program fixed"))
+        recovered = checks_say(stack, api, f"{mutation.name}, the program fixed")
+        stuck = chart_checks.stuck_pods(api, state.NAMESPACE)
+        if recovered and stuck:
+            core: Any = client.CoreV1Api(api)
+            for pod in stuck:
+                core.delete_namespaced_pod(pod, state.NAMESPACE)
+            recovered = checks_say(stack, api, f"{mutation.name}, {', '.join(stuck)} deleted")
+        return Outcome(said, recovered, stuck)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +180,8 @@ def outcomes(shared: Shared) -> dict[str, Outcome]:
     with Phase(f"deploy {len(MUTATIONS)} mutated programs at once"), ThreadPoolExecutor(len(MUTATIONS)) as pool:
         found = dict(zip([m.name for m in MUTATIONS], pool.map(lambda m: deploy(shared, m), MUTATIONS), strict=True))
     for name, outcome in found.items():
-        print(f"\n{name}: {outcome.said or 'NOTHING FAILED'}\n  fixed: {outcome.recovered or 'converged'}")
+        print(f"\n{name}: {outcome.said or 'NOTHING FAILED'}\n  fixed: {outcome.recovered or 'converged'}"
+              f"{'; deleted ' + ', '.join(outcome.deleted) if outcome.deleted else ''}")
     return found
 
 
