@@ -1,7 +1,7 @@
 """A pod's volumes and mounts as the kubelet sets them up (e2e/servers/pods/volumes.py).
 
 The hub pod has the volumes z2jh 2.0.0's Deployment gives it (its ConfigMap ``config``, its Secret
-``secret``); the token volume is the one the ServiceAccount admission plugin adds.
+``secret``); the token volume is the one the API server's ServiceAccount admission plugin adds.
 """
 
 from __future__ import annotations
@@ -79,40 +79,26 @@ def hub_pod(**spec: Any) -> dict[str, Any]:
     }
 
 
-def test_the_token_volume_is_added_as_the_admission_plugin_adds_it() -> None:
-    pod = volumes.service_account_volume(hub_pod(), world())
-    (added,) = [v for v in pod["spec"]["volumes"] if v["name"].startswith("kube-api-access-")]
-    assert added["projected"] == {"defaultMode": 0o644, "sources": [
-        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace",
-                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-    ]}
-    assert pod["spec"]["containers"][0]["volumeMounts"][-1] == {
-        "name": added["name"], "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": True}
-    assert volumes.service_account_volume(pod, world()) == pod  # once only
-    assert len(hub_pod()["spec"]["volumes"]) == 2  # the pod given is not changed
+#: The token volume as the API server's ServiceAccount admission plugin adds it to the hub pod.
+TOKEN_VOLUME = {"name": "kube-api-access-x1y2z", "projected": {"defaultMode": 0o644, "sources": [
+    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    {"downwardAPI": {"items": [{"path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+]}}
 
 
-@pytest.mark.parametrize(("spec", "mounted"), [
-    ({"automountServiceAccountToken": False}, False),
-    ({"serviceAccountName": "quiet"}, False),
-    ({"serviceAccountName": "quiet", "automountServiceAccountToken": True}, True),
-    ({}, True),
-])
-def test_automount_follows_the_pod_then_the_service_account(spec: dict[str, Any], mounted: bool) -> None:
-    pod = volumes.service_account_volume(hub_pod(**spec), world())
-    assert any(v["name"].startswith("kube-api-access-") for v in pod["spec"]["volumes"]) is mounted
-
-
-def test_a_missing_service_account_is_named() -> None:
-    with pytest.raises(VolumeError, match='pod jhub/hub-1: serviceaccount "ghost" not found'):
-        volumes.service_account_volume(hub_pod(serviceAccountName="ghost"), world())
+def with_token(pod: dict[str, Any]) -> dict[str, Any]:
+    pod["spec"]["volumes"].append(TOKEN_VOLUME)
+    for container in pod["spec"]["containers"]:
+        container["volumeMounts"].append({"name": TOKEN_VOLUME["name"], "readOnly": True,
+                                          "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
+    return pod
 
 
 def test_the_volumes_hold_what_the_objects_hold() -> None:
     objects = world()
-    pod = volumes.service_account_volume(hub_pod(), objects)
+    pod = with_token(hub_pod())
     contents = volumes.volume_contents(pod, objects)
     assert contents["config"].files == {"jupyterhub_config.py": (b"c = get_config()\n", 0o644),
                                         "z2jh.py": (b"# z2jh\n", 0o644), "values.yaml": (b"hub: {}\n", 0o644)}

@@ -8,13 +8,13 @@ import pytest
 
 from components.common import timeout_seconds
 from offline import engine
-from offline.engine import read_stack_config
+from tests import stacks
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def _timeouts(**extra: Any) -> dict[str, Any]:
-    config = read_stack_config("dev")
+    config = stacks.config("dev")
     config.update(extra)
     return {r.name: r.inputs.get("timeout") for r in engine.run(config).resources if r.type == RELEASE}
 

@@ -1,7 +1,8 @@
 """Pods of the API server run as host processes (e2e/servers/pods/): what each process sees.
 
-The API server has no scheduler or kwok here: each Pod is created with a fixed ``nodeName`` and
-the test writes its status (a pod IP on loopback) as kwok would. A probe container (the singleuser
+Each Pod is created with a fixed ``nodeName`` (no scheduling needed) and kwok reports it Running
+with a pod IP on loopback; the controller manager gives the namespace its ``kube-root-ca.crt``
+and ``default`` ServiceAccount, the API server's admission plugin its token volume. A probe container (the singleuser
 image's Python) serves, on every address, a report of what it sees: its environment, user, groups,
 folder, host name, the files where the pod mounts its volumes, its listening address, and who the
 API server says its token belongs to. The test compares each with what it expects, written out
@@ -15,7 +16,6 @@ import base64
 import http.server
 import json
 import os
-import random
 import socket
 import textwrap
 import threading
@@ -122,21 +122,6 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def free_loopback_ip() -> str:
-    """An address of 127.0.0.0/8 that nothing listens on at the ports the pods use (a pod IP, as kwok gives)."""
-    while True:
-        ip = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}.{random.randint(2, 254)}"
-        taken = False
-        for port in (8000, 8001, 8888):
-            with socket.socket() as sock:
-                try:
-                    sock.bind((ip, port))
-                except OSError:
-                    taken = True
-        if not taken:
-            return ip
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[Supervisor, Cluster]]:
     with Supervisor(name="e2e-pods") as supervisor:
@@ -148,9 +133,11 @@ def cluster() -> Iterator[tuple[Supervisor, Cluster]]:
 
         kube_request(api, "POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
         create("serviceaccounts", {"metadata": {"name": "hub"}})
-        # What kube-controller-manager's root-CA publisher puts in every namespace.
-        create("configmaps", {"metadata": {"name": "kube-root-ca.crt"},
-                              "data": {"ca.crt": cluster.ca_cert.read_text()}})
+        # What the controller manager puts in every namespace (the admission plugin needs the account).
+        core = client.CoreV1Api(api)
+        until(lambda: core.list_namespaced_config_map(NAMESPACE, field_selector="metadata.name=kube-root-ca.crt").items
+              and core.list_namespaced_service_account(NAMESPACE, field_selector="metadata.name=default").items,
+              "kube-root-ca.crt and the default ServiceAccount")
         create("configmaps", {"metadata": {"name": "hub"}, "data": {
             "jupyterhub_config.py": "# the chart's config\n", "z2jh.py": "# the chart's helpers\n",
             "values.yaml": "hub:\n  baseUrl: /\n"}})
@@ -164,19 +151,25 @@ def cluster() -> Iterator[tuple[Supervisor, Cluster]]:
         yield supervisor, cluster
 
 
+def until(probe: Any, what: str, limit: float = 60.0) -> Any:
+    deadline = time.monotonic() + limit
+    while not (found := probe()):
+        assert time.monotonic() < deadline, f"{what}: not within {limit:.0f} s"
+        time.sleep(0.2)
+    return found
+
+
 def create_pod(cluster: Cluster, name: str, spec: dict[str, Any],
                labels: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
-    """A Pod bound to the node, its status set as kwok sets it (Running and Ready, an IP on loopback)."""
+    """A Pod bound to the node, once kwok reports it Running with its IP on loopback."""
     api = cluster.api_client()
-    pod = kube_request(api, "POST", f"/api/v1/namespaces/{NAMESPACE}/pods", {
+    kube_request(api, "POST", f"/api/v1/namespaces/{NAMESPACE}/pods", {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
         "spec": {"nodeName": NODE, **spec}})
-    ip = free_loopback_ip()
-    status = {"phase": "Running", "hostIP": "127.0.0.1", "podIP": ip, "podIPs": [{"ip": ip}],
-              "conditions": [{"type": "Ready", "status": "True"}]}
-    core = client.CoreV1Api(api)
-    core.patch_namespaced_pod_status(name, NAMESPACE, {"status": status})
-    return pod, ip
+    path = f"/api/v1/namespaces/{NAMESPACE}/pods/{name}"
+    pod = until(lambda: (found := kube_request(api, "GET", path)).get("status", {}).get("podIP") and found,
+                f"pod {name} Running with an IP")
+    return pod, pod["status"]["podIP"]
 
 
 def get(url: str, **kwargs: Any) -> requests.Response:

@@ -1,8 +1,8 @@
 """Run a pod's containers as host processes, as a kubelet and a container runtime would start them.
 
 ``PodRunner(cluster, supervisor).start(namespace, name)`` reads the Pod from the API server (it must
-be bound to a node and have a pod IP, which kwok gives on loopback), adds the service-account volume
-the admission plugin would have added, writes its volumes' files into the run's folder, and starts
+be bound to a node and have a pod IP, which kwok gives on loopback), writes its volumes' files (the
+service-account token's too, which the API server's admission plugin added) into the run's folder, and starts
 each container under the servers' ``Supervisor`` (init containers first, each to completion):
 
     unshare --mount --uts --propagation private <python> -I enter.py <plan>
@@ -39,7 +39,7 @@ from e2e.servers.crds import kube_request
 from e2e.servers.pods.environment import command_line, container_variables, hostname, process_environment
 from e2e.servers.pods.images import IMAGES, Image, image_for
 from e2e.servers.pods.network import Overrides, hosts_file, network_settings, service_routes
-from e2e.servers.pods.volumes import Contents, container_mounts, service_account_volume, volume_contents, write_files
+from e2e.servers.pods.volumes import Contents, container_mounts, volume_contents, write_files
 from e2e.servers.supervisor import Process, ServerError, Supervisor, piece_file
 
 ENTER = Path(__file__).resolve().parent / "enter.py"
@@ -192,7 +192,6 @@ class PodRunner:
         if not ip:
             raise PodError(f"pod {namespace}/{name} has no pod IP yet (status.podIP)")
         try:
-            pod = service_account_volume(pod, self.objects)
             for container in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]:
                 image_for(container["image"], self.images)  # every image known before anything starts
             volumes = volume_contents(pod, self.objects)

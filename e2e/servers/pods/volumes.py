@@ -1,10 +1,9 @@
 """A pod's volumes and a container's mounts, as the kubelet sets them up.
 
-``service_account_volume`` adds what the ServiceAccount admission plugin adds to a pod whose token
-is mounted automatically (the e2e API server runs without that plugin): a projected volume
-``kube-api-access-<suffix>`` (a bound token, ``ca.crt`` from the ``kube-root-ca.crt`` ConfigMap,
-``namespace``) mounted read-only at ``/var/run/secrets/kubernetes.io/serviceaccount`` in every
-container. ``volume_contents`` says what each volume holds: the files of ``configMap``, ``secret``,
+The token volume is the API server's: its ServiceAccount admission plugin adds the projected
+volume ``kube-api-access-<suffix>`` (a bound token, ``ca.crt`` from the ``kube-root-ca.crt``
+ConfigMap, ``namespace``) to a pod whose token is mounted automatically. ``volume_contents`` says
+what each volume holds: the files of ``configMap``, ``secret``,
 ``projected`` (its ``serviceAccountToken`` source asks ``Objects.token``: a TokenRequest bound to
 the pod) and ``downwardAPI`` volumes, with their modes; a host folder for ``hostPath`` and for a
 ``persistentVolumeClaim`` (its bound PersistentVolume's ``hostPath`` or ``local`` path);
@@ -17,19 +16,15 @@ be set up raises ``VolumeError`` naming every reason (the kubelet's ``FailedMoun
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from e2e.servers.pods.environment import Objects, expand, field_value, resource_value
 
-SERVICE_ACCOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
-#: What the admission plugin asks for: an hour, plus 7 s so that a token is never mistaken for a legacy one.
-TOKEN_SECONDS = 3607
 DEFAULT_MODE = 0o644
 
 
@@ -65,57 +60,6 @@ class Mount:
     sub_path: str
     target: str
     read_only: bool
-
-
-@dataclass
-class Automount:
-    """Whether the pod's token is mounted automatically, and why (pod, ServiceAccount or default)."""
-
-    mounted: bool
-    because: str
-    service_account: str = "default"
-    notes: list[str] = field(default_factory=list)
-
-
-def automount(pod: Mapping[str, Any], objects: TokenSource) -> Automount:
-    spec = pod["spec"]
-    name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    if spec.get("automountServiceAccountToken") is not None:
-        return Automount(bool(spec["automountServiceAccountToken"]), "the pod's automountServiceAccountToken", name)
-    account = objects.service_account(pod["metadata"]["namespace"], name)
-    if account is None:
-        raise VolumeError(f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']}: "
-                          f'serviceaccount "{name}" not found')
-    if account.get("automountServiceAccountToken") is not None:
-        return Automount(bool(account["automountServiceAccountToken"]),
-                         "the ServiceAccount's automountServiceAccountToken", name)
-    return Automount(True, "the default", name)
-
-
-def service_account_volume(pod: Mapping[str, Any], objects: TokenSource) -> dict[str, Any]:
-    """The pod as the ServiceAccount admission plugin would have stored it (a copy; unchanged when not needed)."""
-    spec = pod["spec"]
-    containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
-    already = any(m.get("mountPath") == SERVICE_ACCOUNT_PATH for c in containers for m in c.get("volumeMounts", []))
-    if already or not automount(pod, objects).mounted:
-        return dict(pod)
-    name = "kube-api-access-" + hashlib.sha256(str(pod["metadata"].get("uid", "")).encode()).hexdigest()[:5]
-    volume = {"name": name, "projected": {"defaultMode": 0o644, "sources": [
-        {"serviceAccountToken": {"expirationSeconds": TOKEN_SECONDS, "path": "token"}},
-        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace",
-                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-    ]}}
-    mount = {"name": name, "mountPath": SERVICE_ACCOUNT_PATH, "readOnly": True}
-
-    def with_mount(container: Mapping[str, Any]) -> dict[str, Any]:
-        return {**container, "volumeMounts": [*container.get("volumeMounts", []), mount]}
-
-    new_spec = {**spec, "volumes": [*spec.get("volumes", []), volume],
-                "containers": [with_mount(c) for c in spec.get("containers", [])]}
-    if spec.get("initContainers"):
-        new_spec["initContainers"] = [with_mount(c) for c in spec["initContainers"]]
-    return {**pod, "spec": new_spec}
 
 
 def _keyed(obj: Mapping[str, Any], secret: bool) -> dict[str, bytes]:
