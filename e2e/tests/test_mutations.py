@@ -46,7 +46,7 @@ from e2e.stack import PROGRAM, PROGRAM_ROOT, E2EStack, Phase, Toolchain, copy_pr
 pytestmark = pytest.mark.e2e
 
 #: ``dossier:releaseTimeout`` of the mutated stacks: every healthy release here is ready well within it.
-RELEASE_TIMEOUT = "2m"
+RELEASE_TIMEOUT = "90s"
 #: The CLI's own limit: past it the update did not end by itself.
 CLI_LIMIT = 900.0
 

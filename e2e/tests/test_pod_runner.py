@@ -444,7 +444,9 @@ def test_a_pod_that_cannot_run_here_is_named(cluster: tuple[Supervisor, Cluster]
         runner.start(NAMESPACE, "missing-secret")
     kube_request(api_cluster.api_client(), "POST", f"/api/v1/namespaces/{NAMESPACE}/pods", {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pending"},
-        "spec": {"containers": [{"name": "x", "image": SINGLEUSER}]}})
+        # No node has that name: the scheduler leaves it Pending (any other pod it binds at once).
+        "spec": {"containers": [{"name": "x", "image": SINGLEUSER}],
+                 "nodeSelector": {"kubernetes.io/hostname": "no-such-node"}}})
     with pytest.raises(PodError, match="pod jhub/pending is not bound to a node"):
         runner.start(NAMESPACE, "pending")
     assert not list(Path(supervisor.run_dir, "pods").glob("*_pending"))
