@@ -190,6 +190,26 @@ def missing_values(sent: Any, stored: Any, path: str = "") -> list[str]:
     return [f"{path}: differs (secret, not shown)" if _secret(path) else f"{path}: {stored!r}, sent {sent!r}"]
 
 
+#: The z2jh policies the stack opens to labelled namespaces (``interNamespaceAccessLabels: accept``).
+INTER_NAMESPACE_POLICIES = ("hub", "proxy", "singleuser")
+
+
+def inter_namespace_problems(rendered: list[dict[str, Any]]) -> list[str]:
+    """Each of ``INTER_NAMESPACE_POLICIES`` whose ingress admits no labelled namespace.
+
+    Users' notebooks run in tenant namespaces: ``accept`` renders a peer of a ``namespaceSelector`` alone.
+    """
+    policies = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "NetworkPolicy"}
+    problems = []
+    for name in INTER_NAMESPACE_POLICIES:
+        peers = [peer for rule in (policies.get(name, {}).get("spec") or {}).get("ingress") or []
+                 for peer in rule.get("from") or []]
+        if not any((peer.get("namespaceSelector") or {}).get("matchLabels") and "podSelector" not in peer
+                   for peer in peers):
+            problems.append(f"NetworkPolicy {name} admits no labelled namespace (interNamespaceAccessLabels)")
+    return problems
+
+
 def _container(workload: Any, name: str) -> Any:
     return next(c for c in workload.spec.template.spec.containers if c.name == name)
 
@@ -213,6 +233,7 @@ def assert_values_reach_objects(api: client.ApiClient, namespace: str, *, sent_h
             problems.append(f"Secret {HUB_SECRET} GenericOAuthenticator.{key} " + (
                 "differs from the output keycloakClientSecret" if key == "client_secret"
                 else f"{oauth.get(key)!r}, expected {want!r}"))
+    problems += inter_namespace_problems(read_release(api, namespace, HUB_RELEASE).objects())
     if secret_data(api, namespace, HUB_SECRET).get("hub.db.password") != outputs["postgresqlPassword"]:
         problems.append(f"Secret {HUB_SECRET} hub.db.password differs from the output postgresqlPassword")
     for role, name, settings in (("primary", f"{POSTGRESQL_RELEASE}-primary", sent_postgresql["primary"]),

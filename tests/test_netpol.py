@@ -123,3 +123,21 @@ def test_the_sources_egress_must_admit_it_too() -> None:
     # Egress selects by the source's namespace: a policy of another namespace does not isolate it.
     assert connection([policy("e3", "web", {"podSelector": {}, "policyTypes": ["Egress"]}), ONLY_CLIENTS],
                       NAMESPACES, CLIENT, DB, 5432)
+
+
+def test_the_inter_namespace_rule_z2jh_renders_for_accept_is_required() -> None:
+    from e2e.chart_checks import inter_namespace_problems
+
+    def rendered(accept: bool) -> list[dict[str, Any]]:
+        # The peers z2jh 2.0.0's templates render for interNamespaceAccessLabels (templates/*/netpol.yaml).
+        peers: list[dict[str, Any]] = [{"podSelector": {"matchLabels": {"hub.jupyter.org/network-access-hub": "true"}}}]
+        if accept:
+            peers[0]["namespaceSelector"] = {"matchLabels": {}}
+            peers.append({"namespaceSelector": {"matchLabels": {"hub.jupyter.org/network-access-hub": "true"}}})
+        return [policy(name, "jhub", {"podSelector": {}, "ingress": [{"from": peers}]})
+                for name in ("hub", "proxy", "singleuser")]
+
+    assert inter_namespace_problems(rendered(accept=True)) == []
+    assert inter_namespace_problems(rendered(accept=False)) == [
+        f"NetworkPolicy {name} admits no labelled namespace (interNamespaceAccessLabels)"
+        for name in ("hub", "proxy", "singleuser")]
