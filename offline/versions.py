@@ -137,8 +137,10 @@ def rows() -> list[Row]:
         f"{oldest} to {newest} (what `make plan` can check)",
         f"kubernetes-validate {requirement('kubernetes-validate')}'s schemas of the version given "
         f"(`KUBERNETES_VERSION`, default {_minor(validate.DEFAULT_KUBERNETES_VERSION)})",
-        f"kube-apiserver {go_module('kube-apiserver', 'k8s.io/kubernetes')}",
-        ("kube-apiserver",),
+        f"kube-apiserver, kube-controller-manager and kube-scheduler "
+        f"{go_module('kube-control-plane', 'k8s.io/kubernetes')}; kwok {go_module('kwok', 'sigs.k8s.io/kwok')}'s "
+        "nodes and pods",
+        ("kube-control-plane", "kwok"),
     )]
     for crd in pins.current().crds.values():
         project = crd.release.rsplit(" ", 1)[0] if crd.release else crd.crd.split(".", 1)[1]

@@ -59,7 +59,7 @@ def test_every_toolchain_piece_is_in_the_table_or_says_why_not() -> None:
 
 def test_each_fact_comes_from_its_pin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     table = versions.markdown_table()
-    assert "3.187.0 or newer" in table and "Keycloak 26.5.5" in table and "kube-apiserver 1.35.4" in table
+    assert "3.187.0 or newer" in table and "Keycloak 26.5.5" in table and "kube-scheduler 1.35.4" in table
     assert "Capsule 0.2.1's Tenant schema" in table and "`pulumi-keycloak` 6.14.1" in table
     # Another CRD release in pins.yaml, another requirement pin, another Keycloak build: the table follows.
     project_pins = tmp_path / "pins.yaml"
