@@ -109,6 +109,7 @@ hub = JupyterHub(
         ),
         spawner_class=jh.spawnerClass,
         cluster_role_name=f"{cfg.namespace}-hub",
+        release_name=cfg.namespace,
         database=Database(
             host=postgresql.host,
             port=postgresql.port,

@@ -92,6 +92,8 @@ class JupyterHubArgs:
     spawner_class: str
     database: Database
     oauth: OAuth
+    #: The hub's Helm release. z2jh names its cluster-wide objects after it (the ClusterRole and binding
+    #: ``<release>-user-scheduler``, the scheduler's name), so two stacks in one cluster need two names.
     release_name: str = "jhub"
     cluster_role_name: str = "jhub-hub"
     """Name of the hub's ClusterRole and binding: ``<namespace>-hub``, unique per stack in a shared cluster."""
@@ -258,7 +260,9 @@ class JupyterHub(pulumi.ComponentResource):
             repository_opts=args.chart.repository_opts,
             values=hub_values(args, secrets),
             timeout=args.release_timeout,
-            opts=child(self),
+            # A new release name replaces the release: the chart's namespaced objects (hub, proxy, ...) have
+            # fixed names, so the old release must be gone before the new one installs them.
+            opts=pulumi.ResourceOptions.merge(child(self), pulumi.ResourceOptions(delete_before_replace=True)),
         )
         labels = {"app": "jupyterhub", "component": "hub", "app.kubernetes.io/managed-by": "pulumi"}
         role = ClusterRole(

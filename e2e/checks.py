@@ -236,7 +236,7 @@ def assert_outputs_serve_other_namespaces(api: client.ApiClient, outputs: dict[s
     """
     namespace = outputs["namespace"].value
     postgresql = outputs["postgresql"].value
-    hub = received_values(api, namespace, "jhub")["hub"]
+    hub = received_values(api, namespace, namespace)["hub"]  # the hub's release is named after its namespace
     _expect("output postgresql.host", postgresql["host"], f"{urlparse(hub['db']['url']).hostname}.{namespace}.svc")
     rules = received_values(api, namespace, "jhub-postgresql")["networkPolicy"]["ingressRules"]
     for rule in ("primaryAccessOnlyFrom", "readReplicasAccessOnlyFrom"):

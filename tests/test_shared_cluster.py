@@ -47,6 +47,20 @@ def test_the_cluster_role_and_binding_are_named_after_the_namespace(dev: RunResu
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": "jhub-prod"}]
 
 
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def test_the_hub_release_is_named_after_the_namespace(dev: RunResult, second: RunResult) -> None:
+    """z2jh names its cluster-wide objects after the release (``<release>-user-scheduler``, met under the real chart)."""
+    def hub_release(result: RunResult) -> tuple[str, bool]:
+        (release,) = [r for r in result.by_type(RELEASE) if r.name == "jupyterhub-release"]
+        return reveal(release.inputs)["name"], release.delete_before_replace
+
+    assert hub_release(dev)[0] == "jhub"  # the default namespace: the name as before
+    # The chart's namespaced names are fixed: the old release goes before the new one installs.
+    assert hub_release(second) == ("jhub-prod", True)
+
+
 def test_node_patches_write_the_same_annotations_in_every_stack(dev: RunResult, second: RunResult) -> None:
     """The provider applies a patch's annotations to the Node: a value per stack would be overwritten by the other.
 
