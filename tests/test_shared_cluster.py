@@ -51,7 +51,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def test_the_hub_release_is_named_after_the_namespace(dev: RunResult, second: RunResult) -> None:
-    """z2jh names its cluster-wide objects after the release (``<release>-user-scheduler``, met under the real chart)."""
+    """z2jh names its cluster-wide objects after the release (``<release>-user-scheduler``)."""
     def hub_release(result: RunResult) -> tuple[str, bool]:
         (release,) = [r for r in result.by_type(RELEASE) if r.name == "jupyterhub-release"]
         return reveal(release.inputs)["name"], release.delete_before_replace
