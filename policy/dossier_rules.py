@@ -49,6 +49,9 @@ DATABASE_CHARTS = ("postgresql", "postgresql-ha", "mysql", "mariadb", "mongodb")
 UNPROTECTED_STACKS = {"dev"}
 PUBLIC_SERVICE_TYPES = {"LoadBalancer", "NodePort"}
 EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+#: A chart on disk (``./charts/postgresql``, ``../x``, ``/abs/x``): a local chart mirror for air-gapped clusters.
+#: A bare name (``bitnami/postgresql``) is not one: Helm would resolve it through repositories configured elsewhere.
+LOCAL_CHART = re.compile(r"^\.{0,2}/")
 
 
 # --- helpers -------------------------------------------------------------------
@@ -158,7 +161,7 @@ def check_httpproxy_tls(resource_type: str, props: Mapping[str, Any], urn: str, 
 
 
 def check_helm_pinned(resource_type: str, props: Mapping[str, Any], urn: str, protect: bool) -> list[str]:
-    """Charts come from an https index or an OCI registry, at an exact version."""
+    """Charts come from an https index, an OCI registry or a local path (a mirror), at an exact version."""
     if not _is_helm(resource_type):
         return []
     who = _who(resource_type, urn)
@@ -170,9 +173,11 @@ def check_helm_pinned(resource_type: str, props: Mapping[str, Any], urn: str, pr
     repo = _get(props, "repositoryOpts", "repo")
     from_oci = isinstance(chart, str) and chart.startswith("oci://")
     from_https = isinstance(repo, str) and repo.startswith("https://")
-    if not (from_oci or from_https):
-        messages.append(f"{who}: chart {chart!r} is not from an https repository or an oci:// registry "
-                        f"(repositoryOpts.repo is {repo!r})")
+    # A local chart's content is what the deployer put on disk; the program checks its Chart.yaml version.
+    from_disk = isinstance(chart, str) and bool(LOCAL_CHART.match(chart)) and repo is None
+    if not (from_oci or from_https or from_disk):
+        messages.append(f"{who}: chart {chart!r} is not from an https repository, an oci:// registry or a local "
+                        f"path (repositoryOpts.repo is {repo!r})")
     return messages
 
 
@@ -245,7 +250,8 @@ RULES: dict[str, tuple[str, Check]] = {
     "no-public-services": ("No Service of type LoadBalancer or NodePort, also in Helm values.",
                            check_no_public_services),
     "httpproxy-tls": ("Every Contour HTTPProxy has TLS.", check_httpproxy_tls),
-    "helm-chart-pinned": ("Helm charts are pinned to an exact version from an https or OCI repository.",
+    "helm-chart-pinned": ("Helm charts are pinned to an exact version from an https or OCI repository, or a local "
+                          "path.",
                           check_helm_pinned),
     "keycloak-client-confidential": ("Keycloak clients are confidential, use the standard flow and have no "
                                      "wildcard redirect URIs.", check_keycloak_client),

@@ -364,6 +364,34 @@ def test_data_protection_is_waived_only_in_the_dev_stack(dev: RunResult) -> None
         <= flagged
 
 
+def test_a_local_chart_mirror_passes_every_policy(run_program) -> None:
+    # The air-gapped setup of docs/operations.md: both charts from a relative local mirror, in a protected stack.
+    mirror = "file://" + (Path(__file__).parent / "fixtures" / "config" / "charts" / "mirror").relative_to(
+        POLICY_DIR.parent).as_posix()
+    result = run_program(postgresql={"chartRepository": mirror}, jupyterhub={"chartRepository": mirror},
+                         protectData=True)
+    releases = [r for r in result.resources if r.type == dossier_rules.HELM_RELEASE]
+    assert sorted(str(r.inputs["chart"]).rsplit("/", 1)[-1] for r in releases) == ["jupyterhub", "postgresql"]
+    assert {name: violations(policy, result.resources) for name, policy in POLICIES.items()} == \
+        {name: [] for name in POLICIES}
+
+
+@pytest.mark.parametrize(
+    ("chart", "repo", "passes"),
+    [("./charts/postgresql", None, True), ("../mirror/postgresql-12.2.1.tgz", None, True),
+     ("/srv/charts/postgresql", None, True),
+     # A bare name goes through Helm repositories configured on the deploying machine: not pinned here.
+     ("postgresql", None, False), ("bitnami/postgresql", None, False),
+     ("./charts/postgresql", "http://charts.example.org", False), ("file://charts/postgresql", None, False)],
+)
+def test_charts_come_from_https_oci_or_a_local_path(chart: str, repo: str | None, passes: bool) -> None:
+    props: dict[str, Any] = {"chart": chart, "version": "12.2.1"}
+    if repo is not None:
+        props["repositoryOpts"] = {"repo": repo}
+    urn = "urn:pulumi:prod::dossier::kubernetes:helm.sh/v3:Release::app"
+    assert (dossier_rules.check_helm_pinned(dossier_rules.HELM_RELEASE, props, urn, True) == []) is passes
+
+
 # --- the pack's files -----------------------------------------------------------------------
 
 
