@@ -3,15 +3,14 @@
 ``E2EStack`` copies the program as it is (``__main__.py``, ``components/``,
 ``Pulumi.yaml``) and the published charts it installs (``e2e/charts.py``: as
 ``charts/``, named in the config as the relative mirror ``file://charts``, as an
-air-gapped operator fills one with ``helm pull``) into the run's folder, and runs
-the toolchain's CLI there with a ``file://`` backend and a passphrase, offline
-engine settings and the toolchain's plugins first on ``PATH``:
+air-gapped operator fills one with ``helm pull``) into the run's folder, with
+``.venv`` a link to this checkout's virtualenv (``Pulumi.yaml``'s
+``runtime.options.virtualenv``: the language host runs the program with it; nothing
+Python goes on ``PATH``), and runs the toolchain's CLI there with a ``file://`` backend and a
+passphrase, offline engine settings and the toolchain's plugins first on ``PATH``:
 
 - ``PULUMI_SKIP_UPDATE_CHECK``, ``PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION``:
   the plugins are the toolchain's binaries on ``PATH`` (ambient plugins);
-- the project's virtualenv ``bin/`` first on ``PATH``: the Python language host
-  the toolchain builds (3.79) ignores ``runtime.options.virtualenv`` when a new
-  CLI starts it, and runs ``python3`` from ``PATH``;
 - ``PULUMI_HOME`` in the run's folder: nothing of the user's own Pulumi setup
   is read or written.
 
@@ -48,7 +47,7 @@ PASSPHRASE = "dossier-e2e-throwaway"
 
 @dataclass(frozen=True)
 class Toolchain:
-    """The built pieces and the ``PATH`` that puts them (and the project's virtualenv) first."""
+    """The built pieces and the ``PATH`` that puts them first."""
 
     built: Mapping[str, tools.Built]
 
@@ -57,8 +56,7 @@ class Toolchain:
         return self.built["pulumi"].home
 
     def path(self) -> str:
-        venv = ROOT / ".venv" / "bin"
-        return tools.search_path(dict(self.built), base=os.pathsep.join([str(venv), os.environ.get("PATH", "")]))
+        return tools.search_path(dict(self.built))
 
     def versions(self) -> dict[str, str]:
         return {name: b.version for name, b in self.built.items()}
@@ -81,7 +79,10 @@ def _ignore(_: str, names: list[str]) -> set[str]:
 
 
 def copy_program(dest: Path, program: Path | None = None) -> Path:
-    """The program (``PROGRAM_ROOT``'s, or ``program``'s), and the published charts under ``charts/``."""
+    """The program (``PROGRAM_ROOT``'s, or ``program``'s), the published charts under ``charts/`` and ``.venv``.
+
+    ``.venv`` is a link to this checkout's virtualenv.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROGRAM:
         source = (program or PROGRAM_ROOT) / name
@@ -90,6 +91,7 @@ def copy_program(dest: Path, program: Path | None = None) -> Path:
         else:
             shutil.copy2(source, dest / name)
     charts.mirror(dest / MIRROR)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
     return dest
 
 

@@ -8,10 +8,12 @@ lists them in a ``sources`` file in its folder, one line each::
 ``name`` is the file's path under ``DOSSIER_UPSTREAM`` (``src/dossier-efd8873.tar.gz``);
 ``form`` is how the SHA-256 is taken (``tree``: the files of a gzipped source archive, whatever
 its top folder and compression, so a forge's archive of the commit matches a ``git archive``
-of it; ``bytes``: the file as it is). The pin lives in the piece's folder, so the piece's cache
-key changes with it. Each file is looked for as ``offline/schemas.py`` does (docs/schemas.md):
-in ``DOSSIER_UPSTREAM``, then the per-user cache, then a download of the URL, stored in the
-cache once it matches; a file that does not match its pin is refused, whatever its source.
+of it; ``tree:<path>,...``: only the files at or under those paths, so ``git archive`` of a
+few paths matches the forge's archive of the whole commit; ``bytes``: the file as it is).
+The pin lives in the piece's folder, so the piece's cache key changes with it. Each file is
+looked for as ``offline/schemas.py`` does (docs/schemas.md): in ``DOSSIER_UPSTREAM``, then the
+per-user cache, then a download of the URL, stored in the cache once it matches; a file that
+does not match its pin is refused, whatever its source.
 
 ``python -m e2e.upstream`` shows where each piece's sources come from (fetching what is
 missing); ``python -m e2e.upstream path PIECE NAME`` prints a verified local copy's path, for
@@ -44,11 +46,13 @@ def piece_sources(piece: str, pieces: Path = PIECES) -> dict[str, Pin]:
         fields = line.split("#", 1)[0].split()
         if not fields:
             continue
-        if len(fields) != 4 or fields[1] not in FORMS or len(fields[2]) != 64:
+        form, _, paths = fields[1].partition(":") if len(fields) > 1 else ("", "", "")
+        if len(fields) != 4 or form not in FORMS or (paths and form != "tree") or len(fields[2]) != 64:
             raise SourcesFileError(f"{path}:{number}: expected '<name> <{'|'.join(FORMS)}> <sha256> <url>', "
-                                   f"got {line.strip()!r}")
-        name, form, sha256, url = fields
-        pins[name] = Pin(name, url, "file", sha256, form)  # type: ignore[arg-type]  # form checked above
+                                   f"got {line.strip()!r} (a tree pin of some paths only: tree:<path>,...)")
+        name, _, sha256, url = fields
+        extract = f"tree:{paths}" if paths else "file"
+        pins[name] = Pin(name, url, extract, sha256, form)  # type: ignore[arg-type]  # form checked above
     return pins
 
 

@@ -63,7 +63,8 @@ class Pin:
     name: str
     url: str
     #: ``file``: the download is the file; ``tgz:<member>``: a member of a chart archive;
-    #: ``crd:<Kind>/<version>``: ``spec.versions[name=version].schema.openAPIV3Schema`` of that CRD.
+    #: ``crd:<Kind>/<version>``: ``spec.versions[name=version].schema.openAPIV3Schema`` of that CRD;
+    #: ``tree:<path>,...``: a source archive whose ``tree`` pin covers only the files under those paths.
     extract: str
     #: SHA-256 of the canonical form (``bytes``: of the file as it is; ``tree``: of a source archive's files).
     sha256: str
@@ -121,18 +122,23 @@ def parse(data: bytes, form: str) -> Any:
     return data.decode()
 
 
-def tree_digest(data: bytes) -> str:
+def tree_digest(data: bytes, only: tuple[str, ...] = ()) -> str:
     """SHA-256 of the files of a gzipped tar of a source tree, whatever its top folder's name and its packing.
 
     A forge's archive of a commit (``<repo>-<commit>/``) and ``git archive --prefix=<repo>/`` of the same
     commit hold the same files under different names, compressed differently: the digest covers each
     file's path below the top folder, its executable bit and content (a symlink's target), in path order.
+    ``only``: the files at or under these paths alone, so that ``git archive`` of a few paths of a commit
+    and the forge's archive of the whole commit match.
     """
     entries: list[bytes] = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
         for member in archive:
             path = member.name.split("/", 1)[1] if "/" in member.name else ""
             if not path or member.isdir():
+                continue
+            if only and not any(path == kept.rstrip("/") or path.startswith(kept.rstrip("/") + "/")
+                                for kept in only):
                 continue
             if member.issym():
                 entries.append(b"l " + path.encode() + b"\0" + member.linkname.encode())
@@ -146,18 +152,27 @@ def tree_digest(data: bytes) -> str:
     return hashlib.sha256(b"\n".join(sorted(entries))).hexdigest()
 
 
-def digest(data: bytes, form: str) -> str:
-    """The SHA-256 a pin holds for ``data``: of its canonical form (``bytes``: of the bytes; ``tree``: of the files)."""
+def digest(data: bytes, form: str, only: tuple[str, ...] = ()) -> str:
+    """The SHA-256 a pin holds for ``data``: of its canonical form (``bytes``: of the bytes; ``tree``: of the files).
+
+    ``only``: for ``tree``, the files at or under these paths alone.
+    """
     if form == "tree":
-        return tree_digest(data)
+        return tree_digest(data, only)
     return hashlib.sha256(data if form == "bytes" else canonical(parse(data, form))).hexdigest()
+
+
+def tree_paths(pin: Pin) -> tuple[str, ...]:
+    """The paths a ``tree`` pin covers (``extract`` ``tree:<path>,...``); empty: the whole archive."""
+    kind, _, paths = pin.extract.partition(":")
+    return tuple(paths.split(",")) if kind == "tree" and paths else ()
 
 
 def _verified(pin: Pin, data: bytes, where: str) -> Any:
     """The parsed document, or a refusal naming ``where`` when it does not match the pin."""
     try:
         value = parse(data, pin.form)
-        found = digest(data, pin.form)
+        found = digest(data, pin.form, tree_paths(pin))
     except (ValueError, yaml.YAMLError, tarfile.TarError, EOFError, OSError) as exc:
         raise SchemaUnavailable(pin.name, [f"refused {where}: not {pin.form.upper()} ({exc})"], refused=True) from exc
     if found != pin.sha256:

@@ -149,7 +149,7 @@ def test_every_source_a_build_asks_for_is_pinned_in_its_piece() -> None:
             assert piece == build.parent.name, f"{build} asks for another piece's source"
             assert name in upstream.piece_sources(piece), f"{build} asks for {name}, not in {piece}/sources"
             asked.append(name)
-    assert DOSSIER in asked
+    assert {DOSSIER, HOST} <= set(asked)
 
 
 def test_the_hub_lock_holds_dossiers_exact_pins(dossier_archive: Path) -> None:
@@ -161,3 +161,83 @@ def test_the_hub_lock_holds_dossiers_exact_pins(dossier_archive: Path) -> None:
     lock = (upstream.PIECES / "dossier-hub" / "requirements.txt").read_text()
     locked = dict(re.findall(r"^([a-z0-9-]+)==(\S+)", lock, re.MULTILINE))
     assert {name: locked.get(name) for name in wanted} == wanted
+
+
+# --- a pin of part of an archive: the Python language host -------------------------------------
+
+HOST = "src/pulumi-language-python-v3.259.0.tar.gz"
+HOST_PATHS = ("sdk/python/cmd/pulumi-language-python/", "sdk/python/cmd/pulumi-language-python-exec")
+
+
+@pytest.fixture
+def host_archive() -> Path:
+    """The language host's source archive from DOSSIER_UPSTREAM or the cache; strict unless DOSSIER_ALLOW_UNCHECKED."""
+    try:
+        return upstream.path("language-python", HOST)
+    except SchemaUnavailable as exc:
+        if ALLOW_UNCHECKED:
+            pytest.skip(str(exc))
+        pytest.fail(f"{exc}\n" + "\n".join(schemas.how_to_provide(cluster=False)), pytrace=False)
+
+
+def _files(data: bytes) -> dict[str, tuple[bytes, int]]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {m.name.split("/", 1)[1]: (tar.extractfile(m).read(), m.mode)  # type: ignore[union-attr]
+                for m in tar if m.isfile()}
+
+
+def test_a_tree_pin_of_some_paths_covers_those_files_only() -> None:
+    kept = {"cmd/host/main.go": (b"package main\n", 0o644), "cmd/host-exec": (b"#!/usr/bin/env python\n", 0o755)}
+    only = ("cmd/host/", "cmd/host-exec")
+    digest = schemas.tree_digest(archive(kept, "host"), only)
+    assert digest == schemas.tree_digest(archive(kept, "host"))  # nothing else in it: the whole archive's
+    whole = archive({**kept, "README.md": (b"x", 0o644), "cmd/host2/main.go": (b"y", 0o644)}, "repo-abc")
+    assert schemas.tree_digest(whole, only) == digest != schemas.tree_digest(whole)
+    assert schemas.tree_digest(archive({**kept, "cmd/host/main.go": (b"package other\n", 0o644)}, "host"), only) \
+        != digest
+    assert schemas.tree_digest(archive({**kept, "cmd/host/extra.go": (b"", 0o644)}, "host"), only) != digest
+
+
+def test_the_host_pin_covers_its_two_paths_of_the_shared_archive(host_archive: Path) -> None:
+    pin = upstream.piece_sources("language-python")[HOST]
+    assert (pin.form, schemas.tree_paths(pin)) == ("tree", HOST_PATHS)
+    assert pin.url == "https://github.com/pulumi/pulumi/archive/0ac56e876614aedf12771d73ef7e80959b8a6fd4.tar.gz"
+    data = host_archive.read_bytes()
+    assert schemas.tree_digest(data, HOST_PATHS) == pin.sha256
+    assert sorted(_files(data)) == ["sdk/python/cmd/pulumi-language-python-exec",
+                                    *(f"sdk/python/cmd/pulumi-language-python/{f}"
+                                      for f in ("go.mod", "go.sum", "main.go", "main_test.go"))]
+
+
+def test_the_forges_archive_of_the_whole_commit_is_accepted_and_a_changed_host_refused(
+    host_archive: Path, tmp_path: Path, local_server
+) -> None:
+    pin = upstream.piece_sources("language-python")[HOST]
+    files = _files(host_archive.read_bytes())
+    others = {"README.md": (b"# Pulumi\n", 0o644), "sdk/go/pulumi/run.go": (b"package pulumi\n", 0o644)}
+    route = "/" + pin.url.split("://", 1)[1]
+    forge = archive({**files, **others}, "pulumi-0ac56e876614aedf12771d73ef7e80959b8a6fd4")
+    server = local_server({route: (200, forge)})
+    assert upstream.path("language-python", HOST, Sources(None, tmp_path / "cache", server.url)).read_bytes() == forge
+    main_go = "sdk/python/cmd/pulumi-language-python/main.go"
+    changed = archive({**files, **others, main_go: (files[main_go][0] + b"// changed\n", 0o644)}, "pulumi-0ac56e8")
+    server = local_server({route: (200, changed)})
+    with pytest.raises(SchemaUnavailable, match="its content does not match the pin"):
+        upstream.path("language-python", HOST, Sources(None, tmp_path / "other-cache", server.url))
+
+
+def test_a_paths_pin_is_for_tree_only(tmp_path: Path) -> None:
+    (tmp_path / "piece").mkdir()
+    (tmp_path / "piece" / "sources").write_text(f"x.tar.gz bytes:a/b {'0' * 64} https://example.org/x\n")
+    with pytest.raises(upstream.SourcesFileError, match="a tree pin of some paths only"):
+        upstream.piece_sources("piece", tmp_path)
+
+
+def test_the_host_module_requires_the_release_it_builds() -> None:
+    go_mod = (upstream.PIECES / "language-python" / "go.mod").read_text()
+    release = re.search(r"-(v\d+\.\d+\.\d+)\.tar\.gz$", HOST)
+    assert release
+    for module in ("github.com/pulumi/pulumi/pkg/v3", "github.com/pulumi/pulumi/sdk/v3"):
+        assert f"\t{module} {release[1]}\n" in go_mod
+        assert f"{module} =>" not in go_mod
+    assert not list((upstream.PIECES / "language-python").glob("*.go")), "upstream's main.go is never committed"
