@@ -97,15 +97,15 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "pulumi config set --path dossier:keycloak.url https://auth.example.org",
          "pulumi config set --secret keycloak:clientSecret '<secret>'"),
         "e2e/tests/test_first_day.py::test_first_day_as_documented_with_the_real_cli"),
+    # The policy pack (README steps 4 and 5, operations.md), read from the pages and run as written on a stack
+    # `prod` of the e2e servers; then refused on the same stack with protectData false.
     E2E(("python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt",),
-        None, "needs PyPI, and no e2e run can use the policy pack (the toolchain's language host 3.79 runs the "
-              "program in its place, docs/e2e.md); the workflows run the same two steps, and "
-              "tests/test_policy.py runs the pack's rules and analyzer offline"),
+        "e2e/tests/test_policy_pack.py::test_01_the_policy_packs_environment_as_documented"),
     E2E(("pulumi preview --diff --policy-pack policy",
-         "pulumi preview --stack prod --policy-pack policy",
          "pulumi up --policy-pack policy"),
-        None, _AUTOMATION + ": test_01_preview_then_up runs preview and up without --policy-pack (the "
-                            "toolchain's language host 3.79 cannot start the pack, docs/e2e.md)"),
+        "e2e/tests/test_policy_pack.py::test_03_preview_and_up_as_documented_pass_every_policy"),
+    E2E(("pulumi preview --stack prod --policy-pack policy",),
+        "e2e/tests/test_policy_pack.py::test_04_the_other_documented_previews"),
     # A member joining a team's S3 backend (operations.md, "Sharing a backend"), read from the page and run as
     # written with the run's bucket, in a new checkout with a PULUMI_HOME of its own.
     E2E(("export AWS_ACCESS_KEY_ID='<access key>' AWS_SECRET_ACCESS_KEY='<secret key>'",
@@ -121,9 +121,7 @@ E2E_COMMANDS: tuple[E2E, ...] = (
         "e2e/tests/test_bench_run.py::test_every_up_and_destroy_is_timed_and_its_calls_counted"),
     # Previews with checkpoints skipped (operations.md, "Previews of large stacks").
     E2E(("make preview STACK=prod", 'make preview STACK=prod PREVIEW_ARGS="--diff --policy-pack policy"'),
-        None, "needs a deployed stack and its cluster; make bench-real runs the same command line "
-              "(PULUMI_SKIP_CHECKPOINTS=true pulumi preview) on the toolchain's CLI, and "
-              "tests/test_bench_real.py checks the recipe"),
+        "e2e/tests/test_policy_pack.py::test_04_the_other_documented_previews"),
     E2E((".venv/bin/python -m e2e.servers up --keep",),
         "e2e/tests/test_servers.py::test_the_cli_prints_how_to_reach_the_servers_and_stops_them_on_ctrl_c"),
     # Rotating the hub user's database password (operations.md, "Rotating a password"): the case reads the

@@ -81,10 +81,26 @@ def test_the_test_lookup_finds_test_functions() -> None:
     assert not _test_exists("e2e/test_no_such_file.py::test_x")
 
 
-@pytest.mark.xfail(strict=True, reason="the end-to-end suite (e2e/) does not run these documented commands yet")
+#: The documented commands no end-to-end test runs (the first command of each entry): the e2e world has no kubectl
+#: and runs no pods, and does not replay an upgrade from a state the earlier program wrote. Their entries say what
+#: runs in their place. A test that starts running one takes it off this list; a new one is added deliberately.
+NOT_RUN_END_TO_END = {
+    "ADMIN=$(kubectl -n $NS get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d)",
+    "kubectl patch tenant <name> --type=merge -p '{\"spec\":{\"preventDeletion\":false}}'",
+    "kubectl get namespace jhub -o jsonpath='{.status.conditions}'",
+    "pulumi state unprotect 'urn:pulumi:<stack>::dossier::dossier:jupyterhub:JupyterHub"
+    "$random:index/randomBytes:RandomBytes::jupyterhub-cookie-secret'",
+    "kubectl -n jhub get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d | "
+    "kubectl -n jhub exec -i jhub-postgresql-primary-0 -- "
+    "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec pg_dump -U postgres jhub' > jhub.sql",
+}
+
+
 def test_every_command_that_needs_the_real_cli_names_its_end_to_end_test() -> None:
-    pending = [f"{entry.commands[0]}: {entry.pending}" for entry in E2E_COMMANDS if entry.test is None]
-    assert pending == [], "\n  ".join(["no end-to-end test runs these yet:", *pending])
+    pending = {entry.commands[0]: entry.pending for entry in E2E_COMMANDS if entry.test is None}
+    unexpected = [f"{command}: {why}" for command, why in pending.items() if command not in NOT_RUN_END_TO_END]
+    assert unexpected == [], "\n  ".join(["no end-to-end test runs these:", *unexpected])
+    assert NOT_RUN_END_TO_END - set(pending) == set(), "an end-to-end test runs these now: take them off the list"
 
 
 def test_make_test_is_what_ci_runs() -> None:

@@ -7,8 +7,10 @@ docs/research-groups.md; continued lines joined, comments dropped, as
 apart. ``shell(rig, lines)`` runs them in one bash in the stack's project
 folder, with the stack's environment (the toolchain's ``pulumi`` first on
 ``PATH``), ``STACK``, ``NS`` and ``BACKEND_DIR`` (the ``file://`` backend's
-folder) set, and three changes a script needs: no ``--policy-pack policy`` (no
-e2e run can use the policy pack: docs/e2e.md, the language host), ``--yes`` on the
+folder) set, and three changes a script needs: no ``--policy-pack policy`` (the
+pack runs under the real CLI in e2e/tests/test_policy_pack.py; most cases here run
+the stack ``e2e`` unprotected, which its ``data-protected`` rule refuses outside
+``dev``), ``--yes`` on the
 commands that ask for a confirmation (``up``, ``refresh``, ``destroy``,
 ``import``, ``cancel``: a script has no terminal), ``--skip-preview`` on
 ``up``, ``refresh`` and ``destroy`` (nobody reads the preview; it halves their
