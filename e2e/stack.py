@@ -91,8 +91,13 @@ def copy_program(dest: Path, program: Path | None = None) -> Path:
         else:
             shutil.copy2(source, dest / name)
     charts.mirror(dest / MIRROR)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
-    return dest
+    return link_virtualenv(dest)
+
+
+def link_virtualenv(project: Path) -> Path:
+    """``project/.venv``, the virtualenv its ``Pulumi.yaml`` names, a link to this checkout's (which has the SDKs)."""
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    return project
 
 
 class Phase:

@@ -34,13 +34,26 @@ def test_expressions_evaluate_as_github_does() -> None:
 def test_the_preview_step_is_read_from_the_workflow(tmp_path: Path) -> None:
     preview = workflow.plan(CONTEXT, tmp_path)
     assert preview.login == ["pulumi", "login", CONTEXT["vars"]["PULUMI_BACKEND_URL"]]
-    assert preview.argv == ["pulumi", "preview", "--stack", "prod", "--non-interactive"]
+    assert preview.argv == ["pulumi", "preview", "--stack", "prod", "--non-interactive", "--policy-pack", "policy"]
     # The step's env, evaluated; the kubeconfig step run, its GITHUB_ENV line kept.
     assert preview.env["PULUMI_SKIP_CHECKPOINTS"] == "true"
     assert preview.env["PULUMI_CONFIG_PASSPHRASE"] == "pass" and preview.env["AWS_ACCESS_KEY_ID"] == "key"
     assert Path(preview.env["KUBECONFIG"]).read_text() == "prod-config"
-    assert workflow.POLICY_GAP in preview.left_out
+    assert preview.left_out == ["step 'Install the program and the policy pack': the e2e's .venv holds the same "
+                                "requirements", "comment-on-pr: GitHub only", "github-token: GitHub only"]
     assert preview.pulumi_version
+
+
+def test_given_the_checkout_the_install_step_runs_there(tmp_path: Path) -> None:
+    # A checkout whose requirements files name nothing: the step's two virtualenvs, made where it says.
+    checkout = tmp_path / "checkout"
+    (checkout / "policy").mkdir(parents=True)
+    for requirements in (checkout / "requirements.txt", checkout / "policy" / "requirements.txt"):
+        requirements.write_text("# nothing\n")
+    preview = workflow.plan(CONTEXT, tmp_path, checkout=checkout)
+    assert preview.left_out == ["comment-on-pr: GitHub only", "github-token: GitHub only"]
+    assert (checkout / ".venv" / "bin" / "python").is_file()
+    assert (checkout / "policy" / ".venv" / "bin" / "pip").is_file()
 
 
 def _changed_workflow(tmp_path: Path, change: str) -> Path:

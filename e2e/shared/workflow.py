@@ -12,10 +12,15 @@ secrets.X }}``, ``${{ vars.X }}``, ``${{ matrix.X }}`` and their ``==``, ``&&``,
 ``||``). An input this module does not know fails the run, so a new input in the
 workflow cannot be skipped silently.
 
-Left out, each said in ``Preview.left_out``: the install step (the e2e's
-virtualenv holds the same requirements), the inputs that only talk to GitHub
-(``comment-on-pr``, ``github-token``), and ``policyPacks`` (the toolchain's
-language host cannot start a policy pack: docs/e2e.md).
+``policyPacks`` become ``--policy-pack`` options: the project needs the pack
+(``policy/`` and its virtualenv), as a runner's checkout has it after the install
+step. That step runs too when ``plan`` is given the checkout (a copy of the
+project without virtualenvs: it creates both from the requirements files, from
+PyPI); otherwise it is left out.
+
+Left out, each said in ``Preview.left_out``: the install step unless asked for
+(the e2e's virtualenv holds the same requirements), and the inputs that only talk
+to GitHub (``comment-on-pr``, ``github-token``).
 """
 
 from __future__ import annotations
@@ -36,10 +41,8 @@ WORKFLOW = ROOT / ".github" / "workflows" / "preview.yml"
 ACTION = "pulumi/actions@"
 #: Inputs that only talk to GitHub: nothing of the preview depends on them.
 GITHUB_ONLY = ("comment-on-pr", "github-token")
-#: Steps a runner needs that this machine has already (the e2e's virtualenv, the checkout).
+#: Steps a runner needs that this machine has already (the e2e's virtualenv, the checkout), unless asked for.
 NOT_RUN = {"Install the program and the policy pack": "the e2e's .venv holds the same requirements"}
-POLICY_GAP = ("policyPacks: the toolchain's language host 3.79 cannot start a policy pack for this CLI "
-              "(docs/e2e.md); the preview runs without it")
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _NAME = re.compile(r"\b(secrets|vars|matrix|github|env)\.([A-Za-z_][A-Za-z0-9_-]*)")
 
@@ -94,18 +97,23 @@ class Preview:
 
 
 def plan(context: Mapping[str, Mapping[str, str]], runner_temp: Path,
-         workflow: Path = WORKFLOW) -> Preview:
-    """The commands and environment of the workflow's preview, its setup steps run (see the module doc)."""
+         workflow: Path = WORKFLOW, *, checkout: Path | None = None) -> Preview:
+    """The commands and environment of the workflow's preview, its setup steps run (see the module doc).
+
+    ``checkout``: run every ``run`` step there, the install step included (the folder must hold no
+    virtualenv: the step creates them).
+    """
     job, index = preview_job(workflow)
     env: dict[str, str] = {k: evaluate(str(v), context) for k, v in (job.get("env") or {}).items()}
     left_out: list[str] = []
+    timeout = 60 * float(job.get("timeout-minutes", 30))
     for step in job["steps"][:index]:
         if "run" not in step:
             continue  # actions/checkout, setup-python: the e2e's checkout and Python
-        if step.get("name") in NOT_RUN:
+        if step.get("name") in NOT_RUN and checkout is None:
             left_out.append(f"step {step['name']!r}: {NOT_RUN[step['name']]}")
             continue
-        env.update(_run_step(step, context, env, runner_temp))
+        env.update(_run_step(step, context, env, runner_temp, cwd=checkout, timeout=timeout))
     step = job["steps"][index]
     inputs = {k: evaluate(str(v), context) for k, v in (step.get("with") or {}).items()}
     env.update({k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()})
@@ -115,22 +123,23 @@ def plan(context: Mapping[str, Mapping[str, str]], runner_temp: Path,
         raise WorkflowError(f"the preview step has inputs this runner does not know: {', '.join(unknown)}; "
                             "map each to the CLI option it stands for (e2e/shared/workflow.py)")
     left_out += [f"{name}: GitHub only" for name in GITHUB_ONLY if name in inputs]
-    if inputs.get("policyPacks"):
-        left_out.append(POLICY_GAP)
     login = ["pulumi", "login", inputs["cloud-url"]] if inputs.get("cloud-url") else []
-    argv = ["pulumi", inputs["command"], "--stack", inputs["stack-name"], "--non-interactive"]
+    packs = [arg for pack in inputs.get("policyPacks", "").splitlines() if pack.strip()
+             for arg in ("--policy-pack", pack.strip())]
+    argv = ["pulumi", inputs["command"], "--stack", inputs["stack-name"], "--non-interactive", *packs]
     return Preview(login, argv, env, inputs.get("pulumi-version", ""), left_out=left_out)
 
 
 def _run_step(step: Mapping[str, Any], context: Mapping[str, Mapping[str, str]], env: Mapping[str, str],
-              runner_temp: Path) -> dict[str, str]:
+              runner_temp: Path, *, cwd: Path | None = None, timeout: float = 120) -> dict[str, str]:
     """Run a ``run`` step in bash; what it appended to ``GITHUB_ENV``, as the job's environment gets it."""
     github_env = runner_temp / "github_env"
     github_env.write_text("")
     step_env = {k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()}
-    done = subprocess.run(["bash", "-e", "-c", str(step["run"])], env={
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]  # as GitHub runs a step of ``shell: bash``
+    done = subprocess.run([*bash, str(step["run"])], cwd=cwd, env={
         **os.environ, **env, **step_env, "RUNNER_TEMP": str(runner_temp), "GITHUB_ENV": str(github_env)},
-        capture_output=True, text=True, timeout=120, check=False)
+        capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise WorkflowError(f"step {step.get('name')!r} failed (exit {done.returncode}): {done.stderr.strip()}")
     return dict(line.split("=", 1) for line in github_env.read_text().splitlines() if "=" in line)

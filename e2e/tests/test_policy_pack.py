@@ -29,10 +29,11 @@ from typing import Any
 
 import pytest
 
-from e2e import checks, workflow
+from e2e import checks, policy
 from e2e.servers import Servers, Supervisor, start_servers
+from e2e.shared import workflow
 from e2e.stack import PASSPHRASE, ROOT, E2EStack, Phase, Toolchain, toolchain
-from tests.doc_pages import SHELL, blocks, commands, documented_commands
+from tests.doc_pages import documented_commands
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +57,6 @@ UNPROTECTED = re.compile(rf"\w+ '(?P<name>[^']+)': holds data but is not protect
                          r"set dossier:protectData: true")
 #: What a documented command runs with from this process's environment: not another Pulumi setup, not make's.
 CLEARED = ("PULUMI_", "KUBECONFIG", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
-
-
-def readme_policy_commands() -> list[str]:
-    """The README's commands that set up or use the policy pack, in page order."""
-    readme = (ROOT / "README.md").read_text()
-    return [c for b in blocks(readme) if b.info in SHELL for _, c in commands(b) if "policy" in c]
 
 
 def passed(output: str, times: int = 1) -> bool:
@@ -106,8 +101,7 @@ def deployment() -> Iterator[Deployment]:
             servers = start_servers(supervisor, which=("cluster", "keycloak"),
                                     nodes=tuple(NODES["core"] + NODES["user"]))
         stack = E2EStack(supervisor.path("stack"), tools, name=STACK)
-        shutil.copytree(ROOT / "policy", stack.project / "policy",
-                        ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+        policy.add_pack(stack.project)
         for name in ("requirements.txt", "Makefile"):
             shutil.copy2(ROOT / name, stack.project / name)  # mtimes kept: make finds .venv up to date
         config, secrets = checks.stack_config(servers, nodes=NODES, groups=[GROUP], protect=True)
@@ -116,7 +110,7 @@ def deployment() -> Iterator[Deployment]:
 
 
 def test_00_the_documented_commands_are_the_ones_this_test_runs() -> None:
-    assert readme_policy_commands() == [VENV, PREVIEW, UP]
+    assert policy.readme_policy_commands() == [VENV, PREVIEW, UP]
     documented = documented_commands()
     assert [c for c in OTHERS if c not in documented] == []
 
@@ -166,38 +160,37 @@ def test_04_the_other_documented_previews(deployment: Deployment) -> None:
 
 
 def checkout(deployment: Deployment, into: Path) -> Path:
-    """The repository as committed: the project without its virtualenvs (the workflow makes its own)."""
-    ignore = shutil.ignore_patterns(".venv", "__pycache__")
+    """The repository as committed: the project without its virtualenvs (the workflow's install step makes them)."""
     if into.exists():  # a new commit of the same branch: the stack file changed, the runner's venvs are reused
         shutil.copy2(deployment.stack.settings_file, into / deployment.stack.settings_file.name)
         return into
-    return Path(shutil.copytree(deployment.stack.project, into, ignore=ignore, symlinks=True))
+    return Path(shutil.copytree(deployment.stack.project, into, symlinks=True,
+                                ignore=shutil.ignore_patterns(".venv", "__pycache__")))
 
 
-def run_preview_workflow(deployment: Deployment) -> workflow.JobRun:
+def run_preview_workflow(deployment: Deployment) -> workflow.Preview:
+    """preview.yml's preview step as its job runs it (e2e/shared/workflow.py), the install step included."""
     cluster = deployment.servers.cluster
     assert cluster
-    secrets = {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, f"KUBECONFIG_{STACK.upper()}": cluster.kubeconfig.read_text()}
     folder = deployment.supervisor.path("workflow")
+    context = {"secrets": {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "KUBECONFIG_PROD": cluster.kubeconfig.read_text()},
+               "vars": {"PULUMI_BACKEND_URL": deployment.stack.env["PULUMI_BACKEND_URL"]}, "matrix": {"stack": STACK}}
+    # The runner's own environment: the backend, passphrase and kubeconfig come from the workflow alone.
     runner_env = {**machine_env(), "PATH": deployment.tools.path(), "PULUMI_HOME": str(folder / "pulumi-home"),
                   "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+    project = checkout(deployment, folder / "checkout")
     with Phase("preview.yml, job preview"):
-        return workflow.run_job(
-            checkout(deployment, folder / "checkout"), runner_env=runner_env, matrix={"stack": STACK},
-            secrets=secrets,
-            variables={"PULUMI_BACKEND_URL": deployment.stack.env["PULUMI_BACKEND_URL"]},
-            cli=deployment.tools.cli_home, runner_temp=folder / "runner-temp",
-        )
+        preview = workflow.plan(context, deployment.supervisor.path("workflow", "runner-temp"), checkout=project)
+        return workflow.run_preview(preview, project, runner_env, deployment.tools.cli_home / "bin" / "pulumi")
 
 
 def test_05_the_pull_request_workflow_previews_with_the_pack(deployment: Deployment) -> None:
-    run = run_preview_workflow(deployment)
-    _, job = workflow.load_job("preview.yml", "preview")
-    assert run.steps == [workflow.substitute(s.get("name") or s["uses"], {"matrix": {"stack": STACK}})
-                         for s in job["steps"]]
-    assert run.command == f"preview --stack {STACK} --policy-pack policy"
-    assert run.ok, run.output
-    assert passed(run.output) and "to create" not in run.output, run.output
+    preview = run_preview_workflow(deployment)
+    assert f"v{preview.pulumi_version}" in deployment.tools.versions()["pulumi"], preview.pulumi_version
+    assert preview.argv == ["pulumi", "preview", "--stack", STACK, "--non-interactive", "--policy-pack", "policy"]
+    assert preview.left_out == ["comment-on-pr: GitHub only", "github-token: GitHub only"]
+    assert preview.code == 0, preview.output
+    assert passed(preview.output) and "to create" not in preview.output, preview.output
 
 
 def refusals(output: str) -> set[str]:
@@ -217,7 +210,7 @@ def test_06_a_stack_that_breaks_a_policy_is_refused(deployment: Deployment) -> N
     assert named == protected - {"postgresql-secret"}, (sorted(protected ^ named), preview.stdout)
 
     run = run_preview_workflow(deployment)
-    assert not run.ok, run.output
+    assert run.code != 0, run.output
     assert refusals(run.output) == named, run.output
 
     up = deployment.run(UP)

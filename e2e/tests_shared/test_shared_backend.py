@@ -28,7 +28,7 @@ import pytest
 from kubernetes import client
 from pulumi import automation as auto
 
-from e2e import checks, state
+from e2e import checks, policy, state
 from e2e.faults import interrupted, restore
 from e2e.faults.compare import differences
 from e2e.faults.docs import documented
@@ -229,6 +229,12 @@ def test_06_the_pull_request_preview_during_a_deploy(shared: Shared, tmp_path: P
                            "KUBECONFIG_PROD": shared.servers.cluster.kubeconfig.read_text()},
                "vars": {"PULUMI_BACKEND_URL": shared.store.backend_url()}, "matrix": {"stack": SECOND.stack}}
     preview = workflow.plan(context, tmp_path)
+    # The step passes --policy-pack policy: the checkout's pack, its virtualenv made as README step 4 says (the
+    # install step does the same, but over the checkout's .venv, which links to the e2e's).
+    policy.add_pack(pr.project)
+    made = subprocess.run(["bash", "-c", policy.setup_command()], cwd=pr.project, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert made.returncode == 0, made.stdout + made.stderr
     assert f"v{preview.pulumi_version}" in shared.tools.versions()["pulumi"], preview.pulumi_version
     assert preview.env.get("PULUMI_SKIP_CHECKPOINTS") == "true" and "KUBECONFIG" in preview.env
     # The runner's own environment: what the workflow provides (backend, passphrase, kubeconfig, bucket
@@ -251,6 +257,7 @@ def test_06_the_pull_request_preview_during_a_deploy(shared: Shared, tmp_path: P
     print(f"    left out of the workflow run: {preview.left_out}", flush=True)
     assert preview.code == 0, preview.output[-3000:]
     assert "pr-added" in preview.output and "create" in preview.output, preview.output[-3000:]
+    assert "✅ dossier@v0.1.0 (local: policy)" in preview.output, preview.output[-3000:]
     # The preview persisted nothing: the deploy's state is whole, the pull request's group made nowhere.
     assert SECOND.differences(shared.servers, deploy) == []
     assert "pr-added" not in state.tenant_names(shared.api)
