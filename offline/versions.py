@@ -41,7 +41,6 @@ NOT_PREREQUISITES = {
     "hub": "JupyterHub, which the z2jh chart runs",
     "postgresql": "PostgreSQL, which the bitnami/postgresql chart runs",
     "etcd": "the API server's store, part of any cluster",
-    "language-python": "the Python language host, which the CLI brings",
     "dossier-hub": "Dossier's hub, which its image runs in the z2jh chart's hub pod",
     "singleuser": "the single-user notebook server, which the singleuser image runs",
     "pod-net": "the e2e's stand-in for a pod network, for pods run as host processes",
@@ -158,12 +157,15 @@ def rows() -> list[Row]:
             read,
         ))
     cli, e2e_cli = workflows_cli(), go_module("pulumi", "github.com/pulumi/pulumi/pkg/v3")
+    # The published CLI brings the Python language host of its own release; the e2e's is older (docs/e2e.md).
+    host = go_module("language-python", "github.com/pulumi/pulumi/sdk/v3")
     table += [
         Row("Keycloak", "a realm: the program creates the hub's client, its roles and mapper in it", "—",
             f"Keycloak {build_setting('keycloak-server', 'version')}", ("keycloak-server",)),
         Row("Pulumi CLI", f"{MIN_PULUMI_CLI} or newer", "— (no CLI needed)",
-            f"{e2e_cli}, which the workflows install too" if e2e_cli == cli else
-            f"{e2e_cli}; the workflows install {cli}", ("pulumi",)),
+            (f"{e2e_cli}, which the workflows install too" if e2e_cli == cli else
+             f"{e2e_cli}; the workflows install {cli}") + f", with the Python language host of {host}, a local build",
+            ("pulumi", "language-python")),
         Row("Pulumi SDK", f"`pulumi` {requirement('pulumi')} (requirements.txt)", "runs the program with it",
             "the same"),
         Row("kubernetes provider", f"`pulumi-kubernetes` {requirement('pulumi-kubernetes')}: the CLI installs "

@@ -61,6 +61,7 @@ def test_each_fact_comes_from_its_pin(monkeypatch: pytest.MonkeyPatch, tmp_path:
     table = versions.markdown_table()
     assert "3.187.0 or newer" in table and "Keycloak 26.5.5" in table and "kube-scheduler 1.35.4" in table
     assert "Capsule 0.2.1's Tenant schema" in table and "`pulumi-keycloak` 6.14.1" in table
+    assert "with the Python language host of 3.259.0" in table
     # Another CRD release in pins.yaml, another requirement pin, another Keycloak build: the table follows.
     project_pins = tmp_path / "pins.yaml"
     project_pins.write_text((ROOT / "pins.yaml").read_text().replace("release: Contour 1.24.0",
@@ -74,10 +75,12 @@ def test_each_fact_comes_from_its_pin(monkeypatch: pytest.MonkeyPatch, tmp_path:
     shutil.copytree(versions.TOOLCHAIN, toolchain, ignore=shutil.ignore_patterns("*.sum"))
     build = toolchain / "keycloak-server" / "build"
     build.write_text(build.read_text().replace("version=26.5.5", "version=26.6.0"))
+    host = toolchain / "language-python" / "go.mod"
+    host.write_text(host.read_text().replace("sdk/v3 v3.259.0", "sdk/v3 v3.260.0"))
     monkeypatch.setattr(versions, "TOOLCHAIN", toolchain)
     changed = versions.markdown_table()
     assert "Contour 1.24.6's HTTPProxy schema" in changed and "`pulumi-keycloak` 6.15.0" in changed
-    assert "Keycloak 26.6.0" in changed and changed != table
+    assert "Keycloak 26.6.0" in changed and "language host of 3.260.0" in changed and changed != table
 
 
 def test_a_pin_that_moved_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
