@@ -38,7 +38,6 @@ from tests.doc_pages import documented_commands
 pytestmark = pytest.mark.e2e
 
 STACK = "prod"
-NODES = {"core": ["e2e-core-0"], "user": ["e2e-user-0"]}
 GROUP = "genomics"
 #: README steps 4 and 5: the policy pack's environment, the preview and the update.
 VENV = "python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt"
@@ -98,13 +97,12 @@ def deployment() -> Iterator[Deployment]:
         tools = toolchain()
     with Supervisor("dossier-e2e-policy") as supervisor:
         with Phase("servers"):
-            servers = start_servers(supervisor, which=("cluster", "keycloak"),
-                                    nodes=tuple(NODES["core"] + NODES["user"]))
+            servers = start_servers(supervisor, which=("cluster", "keycloak"), nodes=checks.cluster_nodes())
         stack = E2EStack(supervisor.path("stack"), tools, name=STACK)
         policy.add_pack(stack.project)
         for name in ("requirements.txt", "Makefile"):
             shutil.copy2(ROOT / name, stack.project / name)  # mtimes kept: make finds .venv up to date
-        config, secrets = checks.stack_config(servers, nodes=NODES, groups=[GROUP], protect=True)
+        config, secrets = checks.stack_config(servers, groups=[GROUP], protect=True)
         stack.configure(config, secrets)
         yield Deployment(servers, stack, supervisor, tools)
 
