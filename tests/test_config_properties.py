@@ -166,7 +166,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     config["spawners"] = [
         {
             "name": name,
-            "class": "dossier.spawners.ssh.SSHSpawner",
+            "class": "dossier.spawners.sshspawner.SSHSpawner",
             "tenants": draw(st.lists(st.sampled_from([hub_tenant, *groups]), unique=True, max_size=3)),
         }
         for name in draw(st.lists(subdomains, unique=True, max_size=2))

@@ -42,7 +42,7 @@ GENOMICS: dict[str, Any] = {
 }
 HPC: dict[str, Any] = {
     "name": "hpc-cluster",
-    "class": "dossier.spawners.ssh.SSHSpawner",
+    "class": "dossier.spawners.sshspawner.SSHSpawner",
     "properties": {"host": "login.hpc.example.org"},
     "parameters": {},
     "tenants": ["genomics"],
@@ -233,7 +233,7 @@ def test_spawner_renders_with_its_tenants(genomics: RunResult) -> None:
     assert spawner["metadata"]["name"] == "hpc-cluster"
     assert spawner["metadata"]["annotations"]  # Dossier reads them unguarded
     assert spawner["spec"] == {
-        "class": "dossier.spawners.ssh.SSHSpawner",
+        "class": "dossier.spawners.sshspawner.SSHSpawner",
         "properties": {"host": "login.hpc.example.org"},
         "parameters": {},
         "tenants": ["genomics"],

@@ -80,7 +80,7 @@ def test_the_crd_names_the_namespace_that_installed_it(dev: RunResult) -> None:
 
 
 def test_spawner_crd_false_installs_no_crd_and_keeps_the_spawners(run_program: Any) -> None:
-    spawner = {"name": "hpc", "class": "dossier.spawners.ssh.SSHSpawner", "tenants": ["jhub"]}
+    spawner = {"name": "hpc", "class": "dossier.spawners.sshspawner.SSHSpawner", "tenants": ["jhub"]}
     result = run_program(spawnerCrd=False, spawners=[spawner])
     assert result.by_type(CRD) == []
     assert _names(result, SPAWNER) == {"hpc"}

@@ -39,7 +39,7 @@ def test_remote_spawners_render_against_the_crd(run_program) -> None:
         spawners=[
             {
                 "name": "hpc-cluster",
-                "class": "dossier.spawners.ssh.SSHSpawner",
+                "class": "dossier.spawners.sshspawner.SSHSpawner",
                 "properties": {"host": "login.hpc.example.org"},
                 "parameters": {},
                 "tenants": ["jhub"],
@@ -49,7 +49,7 @@ def test_remote_spawners_render_against_the_crd(run_program) -> None:
     spawner = reveal(result.one(SPAWNER).inputs)
     assert spawner["metadata"]["name"] == "hpc-cluster"
     assert spawner["spec"] == {
-        "class": "dossier.spawners.ssh.SSHSpawner",
+        "class": "dossier.spawners.sshspawner.SSHSpawner",
         "properties": {"host": "login.hpc.example.org"},
         "parameters": {},
         "tenants": ["jhub"],
