@@ -196,6 +196,9 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
         # The API server's address is loopback, which an Endpoints object may not hold: nothing to publish.
         "--endpoint-reconciler-type=none",
+        # A Tenant's nodeSelector reaches its pods through the namespace annotation Capsule sets, which
+        # only this plugin applies (a Dossier cluster enables it: docs/research-groups.md).
+        "--enable-admission-plugins=PodNodeSelector",
         "--profiling=false",
     ])
     seconds["kube-apiserver"] = supervisor.wait_until(

@@ -24,9 +24,11 @@ kwok reads no configuration of the user's: its work dir is the run's.
 from __future__ import annotations
 
 import ipaddress
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -107,6 +109,33 @@ def start_scheduler(supervisor: Supervisor, component: Component, ca: Certificat
         f"--bind-address={HOST}", f"--secure-port={port}", f"--cert-dir={folder}",
         f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
         "--leader-elect=false", "--profiling=false",
+    ])
+    url = f"https://{HOST}:{port}/healthz"
+    return process, supervisor.wait_until(process, lambda: _healthy(url, ca), limit=limit, what="healthy (/healthz)")
+
+
+def scheduler_kubeconfig(cluster_folder: Path) -> Path:
+    """The kubeconfig of the cluster's ``system:kube-scheduler`` user (``cluster.py`` writes it)."""
+    return cluster_folder / f"{SCHEDULER_USER.rsplit(':', 1)[-1]}.kubeconfig"
+
+
+def start_profile_scheduler(supervisor: Supervisor, name: str, kubeconfig: Path, ca: CertificateAuthority,
+                            folder: Path, profiles: list[dict[str, Any]],
+                            limit: float = COMPONENT_LIMIT) -> tuple[Process, float]:
+    """Another kube-scheduler of the same build, serving ``profiles`` (a ``KubeSchedulerConfiguration`` v1's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = folder / "config.yaml"
+    settings.write_text(json.dumps({
+        "apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"kubeconfig": str(kubeconfig)}, "leaderElection": {"leaderElect": False},
+        "profiles": profiles}, indent=1))
+    serving = ca.issue(name)
+    port = free_port()
+    process = supervisor.start(name, [
+        tool(PIECE, "kube-scheduler"), f"--config={settings}",
+        f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={HOST}", f"--secure-port={port}", f"--cert-dir={folder}",
+        f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
     ])
     url = f"https://{HOST}:{port}/healthz"
     return process, supervisor.wait_until(process, lambda: _healthy(url, ca), limit=limit, what="healthy (/healthz)")

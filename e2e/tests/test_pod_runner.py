@@ -449,4 +449,4 @@ def test_a_pod_that_cannot_run_here_is_named(cluster: tuple[Supervisor, Cluster]
                  "nodeSelector": {"kubernetes.io/hostname": "no-such-node"}}})
     with pytest.raises(PodError, match="pod jhub/pending is not bound to a node"):
         runner.start(NAMESPACE, "pending")
-    assert not list(Path(supervisor.run_dir, "pods").glob("*_pending"))
+    assert not list(Path(supervisor.run_dir, "pods").glob("*_pending_*"))

@@ -140,6 +140,20 @@ def _ids(pod: Mapping[str, Any], container: Mapping[str, Any], image: Image) -> 
     return int(uid), int(gid), list(dict.fromkeys(int(g) for g in groups))
 
 
+def own_volume(root: Path, group: int) -> None:
+    """The kubelet's ownership change of a volume for the pod's ``fsGroup`` (``SetVolumeOwnership``).
+
+    Every file and folder gets the group, read and write for it, and folders the set-group-ID bit, so
+    what the pod's processes create there keeps the group too (a local volume supports ownership).
+    """
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chown(path, -1, group)
+        mode = path.stat().st_mode & 0o7777
+        path.chmod(mode | (0o2070 if path.is_dir() else 0o060))
+
+
 def image_files(home: Path) -> list[Path]:
     """The host folders an image's processes read: the piece's, and the Python its virtualenv runs on."""
     found = [home]
@@ -197,7 +211,11 @@ class PodRunner:
             volumes = volume_contents(pod, self.objects)
         except Exception as exc:
             raise PodError(str(exc)) from exc
-        folder = self.supervisor.path("pods", f"{namespace}_{name}")
+        # A pod's name comes back with a new pod (a user's server restarted): the UID tells them apart;
+        # the same pod started again (its containers restarted) gets a folder of its own too.
+        base = f"{namespace}_{name}_{pod['metadata']['uid'][:8]}"
+        count = len(list(self.supervisor.path("pods").glob(f"{base}*")))
+        folder = self.supervisor.path("pods", base + (f".{count}" if count else ""))
         running = RunningPod(namespace, name, ip, folder, pod)
         (folder / "network").mkdir()
         (folder / "network").chmod(0o755)
@@ -245,6 +263,8 @@ class PodRunner:
         sources = {}
         for name, contents in volumes.items():
             if contents.host is not None:
+                if contents.kind == "persistentVolumeClaim" and fs_group is not None:
+                    own_volume(contents.host, fs_group)
                 sources[name] = contents.host
                 continue
             path = folder / "volumes" / name
