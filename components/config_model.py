@@ -266,7 +266,7 @@ class StackConfig(Model):
     @field_validator("tenant")
     @classmethod
     def _hub_tenant_fits(cls, tenant: TenantConfig, info: ValidationInfo) -> TenantConfig:
-        # Users without a research group start their notebooks in the hub's own tenant.
+        # The hub's own tenant names notebook namespaces too (<tenant>-<namespace>-<user>).
         problem = too_long(tenant.name, info.data["namespace"]) if "namespace" in info.data else None
         if problem:
             raise FieldProblemsError([(("name",), problem, tenant.name)])

@@ -1,4 +1,4 @@
-"""A user's login through Keycloak's real login form into the e2e hub, driven over HTTP.
+"""A user's login through Keycloak's real login form into Dossier's hub, driven over HTTP.
 
 The authorization-code flow as a browser runs it: the hub's ``/hub/oauth_login`` redirects to
 Keycloak's authorize endpoint, the login form is filled in and posted, and Keycloak redirects to the
@@ -34,9 +34,12 @@ class LoginResult:
     status: int
     message: str
     user: dict[str, Any] | None = None
-    """The hub's REST record (``GET /hub/api/users/<name>``: ``admin``, ``groups``, ``auth_state``)."""
+    """The hub's REST record (``GET /hub/api/users/<name>``: ``admin``, ``groups``; ``auth_state`` with an
+    admin's token, see ``Hub.authorize``)."""
     hub_log: str = field(default="", repr=False)
-    """What the hub logged during this login (the stand-in authenticator says why it decided)."""
+    """What the hub logged during this login (Dossier's authenticator says why it decided, at debug level)."""
+    session: requests.Session | None = field(default=None, repr=False, compare=False)
+    """The browser's session once logged in: its cookies carry the user to the hub and their server."""
 
     @property
     def admin(self) -> bool:
@@ -45,6 +48,11 @@ class LoginResult:
     @property
     def groups(self) -> list[str]:
         return list(self.user.get("groups", [])) if self.user else []
+
+    @property
+    def auth_state(self) -> dict[str, Any]:
+        """What the authenticator stored for the user (Dossier's ``tenants`` among it)."""
+        return dict((self.user or {}).get("auth_state") or {})
 
     @property
     def claims(self) -> dict[str, Any]:
@@ -117,7 +125,7 @@ def _parse(html: str) -> _FormParser:
     return parser
 
 
-def _page_text(response: requests.Response) -> str:
+def page_text(response: requests.Response) -> str:
     text = " ".join(_parse(response.text).text)
     return text or response.reason or ""
 
@@ -138,7 +146,7 @@ def login(hub: Hub, username: str, password: str, callback_url: str) -> LoginRes
     page = session.get(authorize, verify=hub.keycloak_ca, timeout=TIMEOUT)
     form = _parse(page.text).login_form
     if page.status_code != 200 or form is None:
-        raise LoginError(f"no login form at Keycloak's authorize URL ({page.status_code}): {_page_text(page)!r}")
+        raise LoginError(f"no login form at Keycloak's authorize URL ({page.status_code}): {page_text(page)!r}")
     fields = {**form["inputs"], "username": username, "password": password}
     posted = session.post(
         urljoin(page.url, form["action"]), data=fields, allow_redirects=False, verify=hub.keycloak_ca, timeout=TIMEOUT
@@ -150,7 +158,7 @@ def login(hub: Hub, username: str, password: str, callback_url: str) -> LoginRes
             # A required action (update profile, verify email): the user is not set up for a scripted login.
             raise LoginError(f"Keycloak answered the login with {posted.status_code} {answer.title!r}, not a redirect")
         # Keycloak shows the form again with its error (wrong password, disabled user): refused there.
-        return LoginResult(username, False, posted.status_code, f"Keycloak: {_page_text(posted)}",
+        return LoginResult(username, False, posted.status_code, f"Keycloak: {page_text(posted)}",
                            hub_log=hub.log_since(log_start))
     if not location.startswith(callback_url + "?"):
         raise LoginError(f"Keycloak redirected to {location!r}, expected the stack's callback {callback_url!r}")
@@ -160,13 +168,14 @@ def login(hub: Hub, username: str, password: str, callback_url: str) -> LoginRes
         hub.url("hub/oauth_callback") + "?" + urlsplit(location).query, allow_redirects=False, timeout=TIMEOUT
     )
     if callback.status_code != 302:
-        return LoginResult(username, False, callback.status_code, _page_text(callback),
+        return LoginResult(username, False, callback.status_code, page_text(callback),
                            hub_log=hub.log_since(log_start))
     # The session cookie now names the user; the API token reads the hub's full record of them.
     # (JupyterHub takes a session cookie on its API only with a same-origin Referer.)
     me = session.get(hub.url("hub/api/user"), headers={"Referer": hub.url("hub/home")}, timeout=TIMEOUT)
     if me.status_code != 200:
         raise LoginError(f"the hub logged {username} in but its session is refused by hub/api/user: {me.status_code}")
-    user = hub.api("users/" + me.json()["name"])
+    # The auth state only with an admin's token (Hub.authorize): a user's own record leaves it out.
+    user = hub.api("users/" + me.json()["name"]) if hub.token else me.json()
     return LoginResult(username, True, callback.status_code, f"redirected to {callback.headers.get('Location')}",
-                       user=user, hub_log=hub.log_since(log_start))
+                       user=user, hub_log=hub.log_since(log_start), session=session)

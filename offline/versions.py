@@ -38,7 +38,6 @@ REQUIREMENTS = ROOT / "requirements.txt"
 #: Pieces of the e2e toolchain that are no prerequisite of a user's: what runs them in a real deployment.
 NOT_PREREQUISITES = {
     "chp": "the hub's proxy, which the z2jh chart runs",
-    "hub": "JupyterHub, which the z2jh chart runs",
     "postgresql": "PostgreSQL, which the bitnami/postgresql chart runs",
     "etcd": "the API server's store, part of any cluster",
     "dossier-hub": "Dossier's hub, which its image runs in the z2jh chart's hub pod",

@@ -140,8 +140,8 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "kubectl -n $NS exec -i jhub-postgresql-primary-0 -- "
          "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec psql -U postgres -d jhub'",
          "kubectl -n $NS rollout restart deployment/hub"),
-        None, _RUNBOOK + "; the local API server runs no pods and the toolchain has no kubectl: the case reads "
-                         "the Secret, runs the same ALTER USER on the local PostgreSQL and restarts the e2e hub"),
+        None, _RUNBOOK + "; kwok's pods run no PostgreSQL and the toolchain has no kubectl: the case reads the "
+                         "Secret, runs the same ALTER USER on the local PostgreSQL and starts the hub's pod again"),
     E2E(("URN=$(pulumi stack --stack $STACK --show-urns | grep -o 'urn:pulumi:[^ ]*::keycloak-secret')",),
         "e2e/faults/runbook.py::test_rotate_the_keycloak_client_secret"),
     # Retiring a research group (research-groups.md, "Retire a group"), the same way.

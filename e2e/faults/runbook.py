@@ -8,9 +8,9 @@ drift apart, and run as ``docs.py`` runs them (bash, ``STACK`` set, ``--yes``,
 no policy pack). The ``kubectl`` lines need a pod (``kubectl exec`` into
 PostgreSQL, ``rollout restart`` of the hub) or kubectl, which the toolchain does
 not build: each is done the same way on the local servers instead (the Secret
-read, ``ALTER USER`` as ``postgres`` on the local PostgreSQL, the e2e hub
-restarted with the values Helm now holds, the Tenant patched and deleted through
-the API). Checked: the Secret and the hub's values change, PostgreSQL takes the
+read, ``ALTER USER`` as ``postgres`` on the local PostgreSQL, Dossier's hub
+started again from the hub pod the chart's Deployment now has, the Tenant
+patched and deleted through the API). Checked: the Secret and the hub's values change, PostgreSQL takes the
 new password after ``ALTER USER`` and refuses the old one, the hub's new client
 secret still logs a user in, and a group added and retired as the page says
 leaves the servers equal to the state.
@@ -28,7 +28,6 @@ from e2e.faults.docs import RESEARCH_GROUPS, documented, documented_blocks, pick
 from e2e.faults.recovery import FORCED, SECTION, SSA_CONFLICT
 from e2e.faults.rig import BASE_GROUPS, CaseFailedError, Rig, last_error
 from e2e.hub import start_hub
-from e2e.hub.identity import hub_tenants_api
 from e2e.login import login
 from e2e.state import CLIENT, NAMESPACE, REALM
 
@@ -103,21 +102,28 @@ def test_rotate_the_postgresql_password(rig: Rig) -> str:
             "refused by PostgreSQL -> ALTER USER: the new one logs in, the old one is refused")
 
 
-def _hub_login(rig: Rig, expect_groups: list[str]) -> str:
-    """(Re)start the e2e hub with the values its chart stored (the runbook's rollout restart); ``USER`` logs in."""
+def _hub_login(rig: Rig, expect_tenants: list[str]) -> str:
+    """Dossier's hub (re)started from the chart's hub pod; ``USER`` logs in; the tenants it stored, read.
+
+    The pod is the one the hub Deployment has now: after a rollout the new one (the runbook's rollout restart).
+    """
     assert rig.servers.keycloak and rig.servers.realm and rig.servers.postgres and rig.servers.cluster
     if rig.hub is not None:
         rig.hub.stop()
     values = state.hub_chart_values(_api(rig), NAMESPACE)  # what z2jh stored for its hub, as test_deploy reads it
     rig.hubs += 1
-    rig.hub = start_hub(values, database=rig.servers.postgres, keycloak_ca=rig.servers.keycloak.ca_cert,
-                        supervisor=rig.supervisor, tenants_exist=hub_tenants_api(rig.servers.cluster, NAMESPACE),
-                        name=f"jupyterhub-{rig.hubs}")
-    callback = values["hub"]["config"]["GenericOAuthenticator"]["oauth_callback_url"]
-    result = login(rig.hub, USER, rig.servers.realm.users[USER], callback)
-    if not result.logged_in or sorted(result.groups) != sorted(expect_groups):
-        raise CaseFailedError(f"{USER} after the rotation: {result} (expected groups {sorted(expect_groups)})")
-    return f"{USER} logged in, groups {sorted(result.groups)}"
+    rig.hub = start_hub(rig.servers.cluster, rig.supervisor, values=values, database=rig.servers.postgres,
+                        trust=rig.servers.ca.cert_path, namespace=NAMESPACE)
+    result = login(rig.hub, USER, rig.servers.realm.users[USER], rig.hub.oauth_callback_url)
+    if result.logged_in and result.session is not None and result.admin:
+        rig.hub.authorize(result.session, USER)  # USER is an admin: their token reads their auth state
+        tenants = sorted(rig.hub.api(f"users/{USER}")["auth_state"]["tenants"])
+    else:
+        tenants = []
+    if not result.logged_in or tenants != sorted(expect_tenants):
+        raise CaseFailedError(f"{USER} after the rotation: {result}, tenants in the auth state {tenants} "
+                              f"(expected {sorted(expect_tenants)})")
+    return f"{USER} logged in, tenants {tenants}"
 
 
 def test_rotate_the_keycloak_client_secret(rig: Rig) -> str:

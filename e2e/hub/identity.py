@@ -1,10 +1,10 @@
-"""The hub's own identity on the API server, so the stand-in authenticator lists Tenants as Dossier does.
+"""A token of the hub's ServiceAccount, for checks that act as the hub does outside its pod.
 
-Dossier's authenticator lists the cluster's Capsule Tenants with the hub pod's ServiceAccount
-(``<namespace>:hub``), which the stack's ClusterRole lets ``get`` and ``list`` them. No kubelet
-mounts a token here: ``hub_tenants_api`` asks the API server for a token of that ServiceAccount
-(TokenRequest), so the login also proves the stack's RBAC rule. The chart creates the
-ServiceAccount; where no chart ran (``test_login.py``) it is created as the chart would.
+Dossier's hub reaches the API server as its pod's ServiceAccount (``<namespace>:hub``). Checks that
+make a namespace as Dossier's spawner does, without a hub running (``test_capsule.py``, the deploy's
+Capsule check), ask the API server for a token of that ServiceAccount (TokenRequest), so the stack's
+and the chart's RBAC decide. The chart creates the ServiceAccount; where no chart ran it is created
+as the chart would.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from __future__ import annotations
 from kubernetes import client
 
 from components.jupyterhub import HUB_SERVICE_ACCOUNT
-from e2e.hub.run import TenantsApi
 from e2e.servers import Cluster
 
 TOKEN_SECONDS = 3600
 
 
-def hub_tenants_api(cluster: Cluster, namespace: str, service_account: str = HUB_SERVICE_ACCOUNT) -> TenantsApi:
-    """``TenantsApi`` with a token of ``<namespace>:<service_account>`` (created if missing, as the chart would)."""
+def hub_token(cluster: Cluster, namespace: str, service_account: str = HUB_SERVICE_ACCOUNT) -> str:
+    """A token of ``<namespace>:<service_account>`` (the account created if missing, as the chart would)."""
     core = client.CoreV1Api(cluster.api_client())
     try:
         core.read_namespaced_service_account(service_account, namespace)
@@ -34,4 +33,4 @@ def hub_tenants_api(cluster: Cluster, namespace: str, service_account: str = HUB
     answer = core.create_namespaced_service_account_token(service_account, namespace, request)
     if answer.status is None or not answer.status.token:
         raise RuntimeError(f"the API server returned no token for {namespace}:{service_account}")
-    return TenantsApi(server=cluster.url, token=answer.status.token, ca_file=cluster.ca_cert)
+    return str(answer.status.token)

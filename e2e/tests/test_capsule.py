@@ -25,7 +25,7 @@ from components.config import ResearchTenant
 from components.jupyterhub import HUB_SERVICE_ACCOUNT, hub_cluster_rules
 from components.research import group_tenant
 from components.tenant import API_VERSION, TENANT_LABEL, TenantSpecArgs, tenant_spec
-from e2e.hub.identity import hub_tenants_api
+from e2e.hub.identity import hub_token
 from e2e.servers import Cluster, Servers, Supervisor, start_servers
 from e2e.servers.capsule import DOSSIER_GROUP, user_groups
 from e2e.servers.crds import kube_request
@@ -104,7 +104,7 @@ def create_hub_side(cluster: Cluster) -> str:
         role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=name),
         subjects=[client.RbacV1Subject(kind="ServiceAccount", name=HUB_SERVICE_ACCOUNT, namespace=HUB_NAMESPACE)],
     ))
-    return hub_tenants_api(cluster, HUB_NAMESPACE).token
+    return hub_token(cluster, HUB_NAMESPACE)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 Each mutation edits one line of a copy of the program under test (``e2e/stack.py``'s
 ``PROGRAM_ROOT``: this checkout, or ``DOSSIER_E2E_PROGRAM``) and deploys it with the
 real CLI and charts into a cluster of its own (API server, controllers, scheduler,
-kwok's nodes laid out as in ``test_deploy.py``; one Keycloak for all). The three run
+kwok's nodes laid out as in ``test_deploy.py``; one Keycloak for all). The four run
 at once: two of them spend most of their time waiting for pods that never come.
 The checks of ``test_deploy.py`` must fail on each, naming the cause:
 
@@ -24,13 +24,17 @@ rollback), those pods deleted and ``pulumi up`` once more.
 - ``hub-not-a-db-client``: the hub pod loses the PostgreSQL client label
   (``components/jupyterhub.py``). ``pulumi up`` succeeds (nothing waits on a
   label); the NetworkPolicy check refuses hub -> PostgreSQL.
+- ``hub-cannot-list-tenants``: the hub's ClusterRole loses ``list`` on Capsule's
+  ``tenants`` (``components/jupyterhub.py``). ``pulumi up`` and the placement and
+  policy checks pass; Dossier's hub, run from the chart's pods, fails a group
+  member's login with the API server's 403 (its authenticator lists the Tenants).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +44,9 @@ import pytest
 from kubernetes import client
 
 from e2e import chart_checks, checks, state
-from e2e.servers import CertificateAuthority, Servers, Supervisor, start_cluster, start_servers
+from e2e.hub import start_hub
+from e2e.login import login
+from e2e.servers import CertificateAuthority, Servers, Supervisor, start_cluster, start_postgres, start_servers
 from e2e.stack import PROGRAM, PROGRAM_ROOT, E2EStack, Phase, Toolchain, copy_program, toolchain
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +67,8 @@ class Mutation:
     """What the failure must say, each piece a substring of it."""
     recovers: bool = False
     """Whether the unmodified program is then deployed over it (and must converge)."""
+    logs_in: bool = False
+    """Whether the checks go on to Dossier's hub: a group member logs in through Keycloak."""
 
 
 MUTATIONS = (
@@ -81,6 +89,11 @@ MUTATIONS = (
              '"labels": dict(DB_CLIENT_LABELS),\n', "",
              ("hub -> PostgreSQL (jhub-postgresql-primary-0:5432): refused (ingress of jhub/jhub-postgresql-primary-0 "
               "is isolated by NetworkPolicy jhub-postgresql-primary-ingress", "expected admitted")),
+    Mutation("hub-cannot-list-tenants", "components/jupyterhub.py",
+             '"resources": ["tenants"], "verbs": ["get", "list"]}', '"resources": ["tenants"], "verbs": ["get"]}',
+             ("login of bob (client role genomics) failed: bob not logged in, the hub failed: 500",
+              "tenants.capsule.clastix.io is forbidden", "system:serviceaccount:jhub:hub",
+              "cannot list resource"), logs_in=True),
 )
 
 
@@ -127,8 +140,26 @@ class Outcome:
     """The pods the recovery deleted (a StatefulSet's pods of the broken template)."""
 
 
-def checks_say(stack: E2EStack, api: Any, name: str) -> str:
-    """``pulumi up`` and the suite's placement and policy checks; what failed ("" if nothing)."""
+def hub_says(servers: Servers, supervisor: Supervisor, client_id: str, trust: Path) -> str:
+    """Dossier's hub from the chart's pods; bob, given the group's client role, logs in ("" if he does)."""
+    assert servers.cluster and servers.keycloak and servers.realm and servers.postgres
+    api = servers.cluster.api_client()
+    servers.postgres.create_chart_database(state.secret_data(api, state.NAMESPACE, "jhub-postgresql"))
+    hub = start_hub(servers.cluster, supervisor, values=state.hub_chart_values(api, state.NAMESPACE),
+                    database=servers.postgres, trust=trust, namespace=state.NAMESPACE)
+    try:
+        servers.keycloak.admin().assign_client_roles(servers.realm.realm, client_id, "bob", ["genomics"])
+        bob = login(hub, "bob", servers.realm.users["bob"], hub.oauth_callback_url)
+    finally:
+        hub.stop()
+    if bob.logged_in:
+        return ""
+    errors = [line.strip() for line in bob.hub_log.splitlines() if "forbidden" in line.lower()]
+    return f"login of bob (client role genomics) failed: {bob}; the hub logged: {' | '.join(errors)[:2000]}"
+
+
+def checks_say(stack: E2EStack, api: Any, name: str, hub: Callable[[], str] | None = None) -> str:
+    """``pulumi up``, the suite's placement and policy checks, then ``hub``'s; what failed ("" if nothing)."""
     started = time.monotonic()
     up = stack.cli("up", "--yes", "--skip-preview", check=False, timeout=CLI_LIMIT)
     print(f"\n{name}: `pulumi up` exited {up.returncode} after {time.monotonic() - started:.0f} s", flush=True)
@@ -142,7 +173,7 @@ def checks_say(stack: E2EStack, api: Any, name: str) -> str:
         chart_checks.assert_network_policies(api, state.NAMESPACE)
     except AssertionError as failure:
         return str(failure)
-    return ""
+    return hub() if hub else ""
 
 
 def deploy(shared: Shared, mutation: Mutation) -> Outcome:
@@ -151,7 +182,8 @@ def deploy(shared: Shared, mutation: Mutation) -> Outcome:
         cluster = start_cluster(supervisor, CertificateAuthority(supervisor.path("ca")), context=mutation.name,
                                 nodes=checks.cluster_nodes())
         servers = Servers(supervisor, shared.servers.ca, cluster=cluster, keycloak=shared.servers.keycloak,
-                          realm=shared.servers.realm)
+                          realm=shared.servers.realm,
+                          postgres=start_postgres(supervisor) if mutation.logs_in else None)
         program = mutated_program(mutation, shared.supervisor.path("programs", mutation.name))
         stack = E2EStack(shared.supervisor.path("stacks", mutation.name), shared.tools, echo=False,
                          program=lambda dest: copy_program(dest, program))
@@ -160,7 +192,12 @@ def deploy(shared: Shared, mutation: Mutation) -> Outcome:
         config["dossier:releaseTimeout"] = RELEASE_TIMEOUT
         stack.configure(config, secrets)
         api = cluster.api_client()
-        said = checks_say(stack, api, mutation.name)
+        # The hub trusts the run's CA (Keycloak's certificate) and this cluster's (the API server's).
+        trust = supervisor.path("trust") / "ca.crt"
+        trust.write_text(shared.servers.ca.cert_path.read_text() + cluster.ca_cert.read_text())
+        client_id = config["dossier:keycloak"]["clientId"]
+        said = checks_say(stack, api, mutation.name,
+                          (lambda: hub_says(servers, supervisor, client_id, trust)) if mutation.logs_in else None)
         if not mutation.recovers:
             return Outcome(said, "-")
         # The fix: the program as it should be, in the same project and stack.
