@@ -36,14 +36,28 @@ class NotebookPods:
         return self
 
     def pod(self, namespace: str, name: str, limit: float = 60.0) -> RunningPod:
-        """The running pod ``namespace/name``, once started; ``AssertionError`` naming what happened otherwise."""
+        """The pod ``namespace/name`` the API server has now, once started; ``AssertionError`` otherwise."""
+        uid = kube_request(self.runner.objects.api, "GET", f"/api/v1/namespaces/{namespace}/pods/{name}")[
+            "metadata"]["uid"]
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            for (ns, pod_name, _), running in list(self.running.items()):
-                if (ns, pod_name) == (namespace, name) and running is not None:
-                    return running
+            running = self.running.get((namespace, name, uid))
+            if running is not None:
+                return running
             time.sleep(0.2)
         raise AssertionError(f"pod {namespace}/{name} not started within {limit:.0f} s; errors: {self.errors}")
+
+    def wait_gone(self, namespace: str, name: str, limit: float = 60.0) -> None:
+        """Until no process of a pod ``namespace/name`` runs (a kubelet ends a deleted pod's containers).
+
+        kwok removes a deleted pod at once and may give its successor the same IP: a server restarted
+        before the old process has stopped would be answered by the old one.
+        """
+        deadline = time.monotonic() + limit
+        while any((ns, pod_name) == (namespace, name) for ns, pod_name, _ in list(self.running)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"pod {namespace}/{name}'s processes still run {limit:.0f} s after its delete")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         self._stop.set()
@@ -68,9 +82,10 @@ class NotebookPods:
         # A deleted pod's processes go first: a new pod of the same name may get the same IP from kwok.
         present = {(p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["uid"]) for p in pods}
         for key in [k for k in self.running if k not in present or self._deleting(k, pods)]:
-            running = self.running.pop(key)
+            running = self.running[key]
             if running is not None:
                 self.runner.stop(running)
+            del self.running[key]  # only once its processes are gone (``wait_gone``)
         for pod in pods:
             meta, status = pod["metadata"], pod.get("status") or {}
             key = (meta["namespace"], meta["name"], meta["uid"])

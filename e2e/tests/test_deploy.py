@@ -316,6 +316,7 @@ def test_12d_a_notebook_starts_in_the_users_tenant(deployment: Deployment) -> No
     print(f"\nfirst pod: node {first['spec']['nodeName']}, nodeSelector {first['spec'].get('nodeSelector')}")
     with Phase("restart carol's server"):
         stop(hub, "carol")
+        notebooks.wait_gone(namespace, "jupyter-carol")  # as a kubelet ends a deleted pod's containers
         spawn(hub, carol.session, "carol")
     again = get(api, f"/api/v1/namespaces/{namespace}/pods/jupyter-carol")
     assert again["spec"].get("nodeSelector") == tenant["spec"]["nodeSelector"], again["spec"].get("nodeSelector")
