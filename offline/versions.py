@@ -44,6 +44,8 @@ NOT_PREREQUISITES = {
     "singleuser": "the single-user notebook server, which the singleuser image runs",
     "pod-net": "the e2e's stand-in for a pod network, for pods run as host processes",
     "versitygw": "the S3-compatible store of the shared-backend e2e; a team's backend is its own store",
+    "kubectl": "the operator's client for the day-2 runbooks (one the cluster's version supports); the program "
+               "does not use it",
 }
 #: Where each prerequisite's project lives (the table links its name).
 HOMES = {

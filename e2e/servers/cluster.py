@@ -37,9 +37,9 @@ from e2e.servers import control_plane, storage
 from e2e.servers import nodes as nodes_module
 from e2e.servers.certs import CertificateAuthority, rsa_service_account_keys
 from e2e.servers.control_plane import Component
-from e2e.servers.crds import CRDS, CrdSpec, install_crds, kube_request
+from e2e.servers.crds import CRDS, CrdSpec, apply_crds, install_crds, kube_request
 from e2e.servers.nodes import NodeSpec
-from e2e.servers.supervisor import HOST, Process, Supervisor, claim_port, free_port, tool
+from e2e.servers.supervisor import HOST, Process, Supervisor, claim_port, free_port, piece_file, tool
 
 ADMIN_USER = "admin"
 #: The Services' cluster IPs (--service-cluster-ip-range); nothing routes them but the pods' network (pods/).
@@ -199,6 +199,9 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
         # A Tenant's nodeSelector reaches its pods through the namespace annotation Capsule sets, which
         # only this plugin applies (a Dossier cluster enables it: docs/research-groups.md).
         "--enable-admission-plugins=PodNodeSelector",
+        # The kubelet API (kwok's, for every node) at the node's InternalIP: its Hostname address is the
+        # node's name, which no DNS resolves here. Its certificate is the run's CA's.
+        "--kubelet-preferred-address-types=InternalIP", f"--kubelet-certificate-authority={ca.cert_path}",
         "--profiling=false",
     ])
     seconds["kube-apiserver"] = supervisor.wait_until(
@@ -219,8 +222,11 @@ def start_cluster(supervisor: Supervisor, ca: CertificateAuthority, *, context: 
             folder / "controller-manager", controllers), ca)
     cluster.scheduler, seconds["kube-scheduler"] = control_plane.start_scheduler(
         supervisor, components[control_plane.SCHEDULER_USER], ca, folder / "scheduler")
+    # kwok watches its Exec and PortForward objects from the start: their CRDs first.
+    seconds["kwok crds"] = max(apply_crds(cluster.api_client(), [
+        yaml.safe_load(path.read_text()) for path in sorted(piece_file("kwok", "crds").glob("*.yaml"))]).values())
     cluster.kwok = control_plane.start_kwok(supervisor, components[control_plane.KWOK_USER], folder,
-                                            cluster.pod_cidr)
+                                            cluster.pod_cidr, ca)
     specs = nodes_module.as_specs(nodes)
     seconds["nodes"] = cluster.create_nodes(specs)
     storage.provision_local_volumes(cluster.api_client(), folder / "volumes", {

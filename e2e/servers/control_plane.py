@@ -19,6 +19,13 @@ Succeeded one) without running anything, renewing a Lease per node every 10 s
 as a kubelet does, its IP from ``pod_cidr``, a range of
 its own inside 127.0.0.0/8 (a process of the run can bind such an address).
 kwok reads no configuration of the user's: its work dir is the run's.
+
+kwok also serves the kubelet API of its nodes (``--server-address``, TLS from
+the run's CA; each Node's ``daemonEndpoints`` names that port), so ``kubectl
+exec`` and ``kubectl port-forward`` reach it through the API server as they
+reach a kubelet. What they reach in a simulated pod is said by kwok's ``Exec``
+and ``PortForward`` objects (``--enable-crds``; ``pod_exec.py``): a local
+command, a local address.
 """
 
 from __future__ import annotations
@@ -141,13 +148,18 @@ def start_profile_scheduler(supervisor: Supervisor, name: str, kubeconfig: Path,
     return process, supervisor.wait_until(process, lambda: _healthy(url, ca), limit=limit, what="healthy (/healthz)")
 
 
-def start_kwok(supervisor: Supervisor, component: Component, folder: Path, pod_cidr: str) -> Process:
+def start_kwok(supervisor: Supervisor, component: Component, folder: Path, pod_cidr: str,
+               ca: CertificateAuthority) -> Process:
     """Start kwok for every node (see the module doc); it is ready when the nodes it manages are."""
     work = folder / "kwok"
     work.mkdir(parents=True, exist_ok=True)
+    serving, port = ca.issue("kwok"), free_port()
     return supervisor.start("kwok", [
         tool("kwok", "kwok"), f"--kubeconfig={component.kubeconfig}", "--manage-all-nodes=true",
         f"--cidr={pod_cidr}", f"--node-ip={HOST}",
+        # The nodes' kubelet API, on one port for all of them: the API server's exec requests land here.
+        f"--server-address={HOST}:{port}", f"--node-port={port}", "--enable-crds=Exec,PortForward",
+        f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
         # Its documented default, which v0.7.0 applies only from a configuration file: without it kwok
         # renews no node Lease, its status heartbeats (20 to 45 s apart) miss the node lifecycle
         # controller's 50 s grace under load, and nodes and their pods flap NotReady (measured).
