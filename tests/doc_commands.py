@@ -184,11 +184,34 @@ E2E_COMMANDS: tuple[E2E, ...] = (
     E2E(("pulumi state unprotect 'urn:pulumi:<stack>::dossier::dossier:jupyterhub:JupyterHub"
          "$random:index/randomBytes:RandomBytes::jupyterhub-cookie-secret'",),
         None, "an upgrade from a state written by the earlier program is not replayed by the e2e"),
-    # Backing up the hub database before a chart upgrade (operations.md, "Upgrading a chart").
-    E2E(("kubectl -n jhub get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d | "
-         "kubectl -n jhub exec -i jhub-postgresql-primary-0 -- "
-         "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec pg_dump -U postgres jhub' > jhub.sql",),
-        None, "needs a running PostgreSQL pod: the local API server of the e2e runs no pods"),
+    # The PostgreSQL runbook (operations.md, "Backing up and restoring PostgreSQL"): variables, dump, restore.
+    E2E((
+         'PG=$(pulumi stack output --stack $STACK postgresql --json)',
+         'NS=$(echo "$PG" | jq -r \'.host | split(".")[1]\')',
+         'POD=$(echo "$PG" | jq -r \'.host | split(".")[0]\')-0',
+         'SECRET=$(echo "$PG" | jq -r .secretName)',
+         'DB=$(echo "$PG" | jq -r .database)',
+         'umask 077',
+         'DUMP=$DB-$(date -u +%Y%m%dT%H%M%SZ)',
+         "{ kubectl -n $NS get secret $SECRET -o jsonpath='{.data.postgres-password}' | base64 -d; echo; } | "
+         "kubectl -n $NS exec -i $POD -c postgresql -- "
+         "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec pg_dump -U postgres --format=custom \"$1\"' "
+         "sh $DB > $DUMP.dump",
+         'pulumi stack export --stack $STACK --file $DUMP.state.json',
+         'kubectl -n $NS get secret $SECRET hub -o yaml > $DUMP.secrets.yaml',
+         "kubectl -n $NS exec -i $POD -c postgresql -- pg_restore --list < $DUMP.dump | grep -c 'TABLE DATA'",
+         'kubectl -n $NS scale deployment/hub --replicas=0',
+         'kubectl -n $NS wait --for=delete pod -l app=jupyterhub,component=hub --timeout=5m',
+         'DUMP=<file>',
+         'kubectl -n $NS port-forward pod/$POD <port>:5432 > /dev/null & FORWARD=$!',
+         'until pg_isready -q -h 127.0.0.1 -p <port>; do sleep 1; done',
+         "PGPASSWORD=$(kubectl -n $NS get secret $SECRET -o jsonpath='{.data.postgres-password}' | base64 -d) "
+         "pg_restore -h 127.0.0.1 -p <port> -U postgres --clean --if-exists --create --exit-on-error -d postgres "
+         "$DUMP.dump",
+         'kill $FORWARD',
+         'kubectl -n $NS scale deployment/hub --replicas=1',
+         'kubectl -n $NS rollout status deployment/hub --timeout=5m'),
+        "e2e/faults/backup.py::test_dump_lose_and_restore_the_database"),
     # Restoring a lost stack from a state export (operations.md, "Restoring after a lost stack").
     E2E(("pulumi stack init <stack>",
          "pulumi stack import --file <stack>.json",

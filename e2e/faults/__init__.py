@@ -14,7 +14,7 @@ Modules: ``rig.py`` (the servers, the stack, the CLI as a process, the
 injections), ``compare.py`` (the comparison), ``recovery.py`` (the documented
 recovery of an update that stopped half-way), and one module per group of
 cases: ``servers_down.py`` (1, 2), ``interrupted.py`` (3, 4), ``drift.py`` (5),
-``destroy.py`` (6), ``runbook.py`` and ``restore.py`` (7). A case is a function ``test_*(rig)``
+``destroy.py`` (6), ``runbook.py``, ``backup.py`` and ``restore.py`` (7). A case is a function ``test_*(rig)``
 returning what the operator saw; the runner, not pytest, calls them (they
 share servers and a stack, in order).
 """

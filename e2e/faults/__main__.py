@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from e2e import checks
-from e2e.faults import destroy, drift, interrupted, recovery, restore, runbook, servers_down
+from e2e.faults import backup, destroy, drift, interrupted, recovery, restore, runbook, servers_down
 from e2e.faults.rig import CaseFailedError, Rig
 from e2e.servers import Supervisor, start_servers
 from e2e.servers.supervisor import tail
@@ -35,6 +35,7 @@ CASES = (
     Case("runbook-postgresql-password", runbook.test_rotate_the_postgresql_password),
     Case("runbook-keycloak-secret", runbook.test_rotate_the_keycloak_client_secret),
     Case("runbook-research-group", runbook.test_add_and_retire_a_research_group),
+    Case("runbook-postgresql-backup", backup.test_dump_lose_and_restore_the_database),
     Case("runbook-restore-lost-stack", restore.test_restore_a_lost_stack_from_its_export),
     Case("destroy-protected", destroy.test_protected_destroy_deletes_nothing),
     Case("destroy-finalizers", destroy.test_destroy_waits_on_finalizers_within_the_bound),

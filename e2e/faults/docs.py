@@ -1,21 +1,18 @@
 """The commands the docs give an operator, read from the page and run as written.
 
-``documented(heading)`` returns the commands of the ``sh`` blocks of one
-section of docs/operations.md (``page=``: another page, such as
-docs/research-groups.md; continued lines joined, comments dropped, as
-``tests/doc_pages.py`` reads them), so a case runs what the page says and the two cannot drift
-apart. ``shell(rig, lines)`` runs them in one bash in the stack's project
-folder, with the stack's environment (the toolchain's ``pulumi`` first on
-``PATH``), ``STACK``, ``NS`` and ``BACKEND_DIR`` (the ``file://`` backend's
-folder) set, and three changes a script needs: no ``--policy-pack policy`` (the
-pack runs under the real CLI in e2e/tests/test_policy_pack.py; most cases here run
-the stack ``e2e`` unprotected, which its ``data-protected`` rule refuses outside
-``dev``), ``--yes`` on the
-commands that ask for a confirmation (``up``, ``refresh``, ``destroy``,
-``import``, ``cancel``: a script has no terminal), ``--skip-preview`` on
-``up``, ``refresh`` and ``destroy`` (nobody reads the preview; it halves their
-time), and the placeholders (``<group>``, ...) filled in. Each run's script and output go to
-``logs/cli/doc-<n>.log`` (the output left out where the script prints a secret).
+``documented(heading)`` returns the commands of the ``sh`` blocks of one section of
+docs/operations.md (``page=``: another page, such as docs/research-groups.md; continued lines
+joined, comments dropped, as ``tests/doc_pages.py`` reads them), so a case runs what the page says
+and the two cannot drift apart. ``shell(rig, lines)`` runs them in one bash in the stack's project
+folder, with the stack's environment (the toolchain's ``pulumi`` and ``kubectl`` first on ``PATH``),
+``STACK``, ``NS``, ``BACKEND_DIR`` (the ``file://`` backend's folder) and ``KUBECONFIG`` (the
+cluster's admin kubeconfig) set, and three changes a script needs: no ``--policy-pack policy`` (the
+pack runs under the real CLI in e2e/tests/test_policy_pack.py; most cases here run the stack ``e2e``
+unprotected, which its ``data-protected`` rule refuses outside ``dev``), ``--yes`` on the commands
+that ask for a confirmation (``up``, ``refresh``, ``destroy``, ``import``, ``cancel``: a script has
+no terminal), ``--skip-preview`` on ``up``, ``refresh`` and ``destroy`` (nobody reads the preview;
+it halves their time), and the placeholders (``<group>``, ...) filled in. Each run's script and
+output go to ``logs/cli/doc-<n>.log`` (the output left out where the script prints a secret).
 """
 
 from __future__ import annotations
@@ -95,8 +92,9 @@ def shell(rig: Rig, lines: list[str], *, fill: Mapping[str, str] | None = None, 
     script = ["set -euo pipefail", *(as_script(line, fill or {}) for line in lines)]
     if echo:
         script.append(f'printf "%s\\n" {echo}')
+    assert rig.servers.cluster
     env = {**os.environ, **rig.stack.env, "STACK": rig.stack.name, "NS": NAMESPACE,
-           "BACKEND_DIR": str(rig.backend_dir)}
+           "BACKEND_DIR": str(rig.backend_dir), "KUBECONFIG": str(rig.servers.cluster.kubeconfig)}
     done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=rig.stack.project, env=env, capture_output=True,
                           text=True, timeout=900, check=False)
     log = rig.logs / f"doc-{len(list(rig.logs.glob('doc-*'))) + 1:02d}.log"

@@ -48,7 +48,7 @@ def _api(rig: Rig) -> Any:
     return rig.servers.cluster.api_client()
 
 
-def _protected_stack(rig: Rig) -> None:
+def protected_stack(rig: Rig) -> None:
     """The runbook is for production: ``protectData: true``, and the database made as the chart's image makes it."""
     if not rig.protect:
         rig.configure(protect=True)
@@ -71,7 +71,7 @@ def _protected(rig: Rig, name: str) -> bool:
 
 
 def test_rotate_the_postgresql_password(rig: Rig) -> str:
-    _protected_stack(rig)
+    protected_stack(rig)
     assert rig.servers.postgres
     postgres, api = rig.servers.postgres, _api(rig)
     old = state.secret_data(api, NAMESPACE, "jhub-postgresql")["password"]
@@ -127,7 +127,7 @@ def _hub_login(rig: Rig, expect_tenants: list[str]) -> str:
 
 
 def test_rotate_the_keycloak_client_secret(rig: Rig) -> str:
-    _protected_stack(rig)
+    protected_stack(rig)
     assert rig.servers.keycloak
     admin = rig.servers.keycloak.admin()
     roles = ["admin", BASE_GROUPS[0]]
@@ -157,7 +157,7 @@ def test_rotate_the_keycloak_client_secret(rig: Rig) -> str:
 
 
 def test_add_and_retire_a_research_group(rig: Rig) -> str:
-    _protected_stack(rig)
+    protected_stack(rig)
     assert rig.servers.keycloak
     admin = rig.servers.keycloak.admin()
     # Adding: the entry, a preview of exactly two creates, the update, the role assigned in Keycloak.
