@@ -1,7 +1,7 @@
 """The runbook's "Backing up and restoring PostgreSQL" of docs/operations.md, run for real.
 
-Users log into the e2e hub (started from the values z2jh stored, on the run's real PostgreSQL, as
-``test_deploy``'s login does), so the hub's database holds users, groups and encrypted auth state.
+Users log into Dossier's hub (run from the chart's hub pod on the run's real PostgreSQL, as
+``test_deploy``'s logins do), so the hub's database holds users, groups and encrypted auth state.
 The page's commands then run as written (``docs.py``): the variables from the stack's outputs, the
 dump through ``kubectl exec`` into the primary's pod, the state export and the Secrets beside it.
 The database is lost (``DROP DATABASE ... WITH (FORCE)``, the hub still running), and the page's
@@ -12,9 +12,10 @@ decrypted auth state as before the loss.
 
 The chart's pods are kwok's and run nothing: kwok's ``Exec`` and ``PortForward`` objects for the
 primary's pod (``e2e/servers/pod_exec.py``) make ``kubectl exec`` run the command on this machine
-against the run's PostgreSQL and ``kubectl port-forward`` reach it. The hub's pod runs nothing
-either: the e2e hub process follows the Deployment (stopped once the page's scale-down has removed
-the pod, started from the chart's values once its scale-up has a pod ready).
+against the run's PostgreSQL and ``kubectl port-forward`` reach it. The hub's processes follow its
+Deployment as a kubelet would: stopped once the page's scale-down has removed the pod, started from
+the new pod (``e2e/hub/run.py``) once its scale-up has one. The admin's API token that reads the
+users after the restore is the one made before the dump: the restored database holds it again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from e2e.faults.docs import documented_blocks, shell
 from e2e.faults.rig import BASE_GROUPS, CaseFailedError, Rig
 from e2e.faults.runbook import protected_stack
 from e2e.hub import Hub, start_hub
-from e2e.hub.identity import hub_tenants_api
 from e2e.login import login
 from e2e.servers.pod_exec import postgres_env, reach_locally
 from e2e.servers.supervisor import free_port
@@ -59,15 +59,19 @@ def _primary_pod(rig: Rig) -> str:
     return names[0]
 
 
-def _start_hub(rig: Rig) -> Hub:
-    assert rig.servers.keycloak and rig.servers.postgres and rig.servers.cluster
+def _start_hub(rig: Rig, token: str | None = None) -> Hub:
+    """Dossier's hub (re)started from the chart's hub pod, the one the Deployment has now.
+
+    ``token``: an admin's API token the hub's database already holds (one made before the dump).
+    """
+    assert rig.servers.postgres and rig.servers.cluster
     if rig.hub is not None:
         rig.hub.stop()
     values = state.hub_chart_values(_api(rig), NAMESPACE)
     rig.hubs += 1
-    rig.hub = start_hub(values, database=rig.servers.postgres, keycloak_ca=rig.servers.keycloak.ca_cert,
-                        supervisor=rig.supervisor, tenants_exist=hub_tenants_api(rig.servers.cluster, NAMESPACE),
-                        name=f"jupyterhub-{rig.hubs}")
+    rig.hub = start_hub(rig.servers.cluster, rig.supervisor, values=values, database=rig.servers.postgres,
+                        trust=rig.servers.ca.cert_path, namespace=NAMESPACE)
+    rig.hub.token = token
     return rig.hub
 
 
@@ -112,8 +116,10 @@ def _logged_in(rig: Rig) -> dict[str, dict[str, Any]]:
     for username, roles in LOGINS.items():
         admin.assign_client_roles(REALM, CLIENT, username, roles)
         result = login(hub, username, rig.servers.realm.users[username], callback)
-        if not result.logged_in:
+        if not result.logged_in or result.session is None:
             raise CaseFailedError(f"{username} could not log in before the dump: {result}")
+        if "admin" in roles and hub.token is None:
+            hub.authorize(result.session, username)  # an admin's API token, in the database the dump holds
     users = hub_users(hub)
     empty = sorted(name for name in LOGINS if not (users.get(name) or {}).get("auth_state"))
     if empty:
@@ -129,6 +135,8 @@ def test_dump_lose_and_restore_the_database(rig: Rig) -> str:
     reach_locally(api, rig.servers.cluster.kubeconfig, NAMESPACE, pod, postgres_env(postgres.host, postgres.port),
                   {5432: (postgres.host, postgres.port)})
     before = _logged_in(rig)
+    assert rig.hub is not None
+    token = rig.hub.token
 
     blocks = documented_blocks(SECTION)
     if len(blocks) != 5:
@@ -182,7 +190,8 @@ def test_dump_lose_and_restore_the_database(rig: Rig) -> str:
     shell(rig, [*variables, *start])
     if len(_hub_pods(rig)) != 1:
         raise CaseFailedError(f"the page's scale-up did not bring one hub pod back: {_hub_pods(rig)}")
-    after = hub_users(_start_hub(rig))  # the new pod's hub, on the restored database
+    # The new pod's hub, on the restored database; the admin's token made before the dump is in it again.
+    after = hub_users(_start_hub(rig, token=token))
     if after != before:
         raise CaseFailedError(f"after the restore: {'; '.join(differences(before, after))}")
     rig.assert_converged()
