@@ -90,9 +90,6 @@ NOT_RUN_END_TO_END = {
     "kubectl get namespace jhub -o jsonpath='{.status.conditions}'",
     "pulumi state unprotect 'urn:pulumi:<stack>::dossier::dossier:jupyterhub:JupyterHub"
     "$random:index/randomBytes:RandomBytes::jupyterhub-cookie-secret'",
-    "kubectl -n jhub get secret jhub-postgresql -o jsonpath='{.data.postgres-password}' | base64 -d | "
-    "kubectl -n jhub exec -i jhub-postgresql-primary-0 -- "
-    "sh -c 'read -r PGPASSWORD; export PGPASSWORD; exec pg_dump -U postgres jhub' > jhub.sql",
 }
 
 
