@@ -45,6 +45,8 @@ from offline import stackfile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "dossier"
+#: The program's own package (``components/``), imported from the tree of the program being run.
+PROGRAM_PACKAGE = "components"
 
 
 # --- value markers ----------------------------------------------------------
@@ -485,6 +487,12 @@ def _run_on_loop(config: Mapping[str, Any], *, stack: str, preview: bool, progra
     assert root is not None
     sys_path = list(sys.path)
     sys.path.insert(0, str(program.parent))
+    # Another tree's program (make plan-diff's base) imports its own components/, not this tree's already loaded.
+    own = {name: module for name, module in sys.modules.items() if name.split(".")[0] == PROGRAM_PACKAGE}
+    foreign = program.resolve().parent != ROOT
+    if foreign:
+        for name in own:
+            del sys.modules[name]
     try:
         def execute() -> None:
             runpy.run_path(str(program), run_name="__main__")
@@ -492,6 +500,10 @@ def _run_on_loop(config: Mapping[str, Any], *, stack: str, preview: bool, progra
         _sync_await(run_pulumi_func(execute))
     finally:
         sys.path[:] = sys_path
+        if foreign:
+            for name in [n for n in sys.modules if n.split(".")[0] == PROGRAM_PACKAGE]:
+                del sys.modules[name]
+            sys.modules.update(own)
     exported: dict[str, Any] = getattr(root, "outputs", {})
     outputs = {name: _resolve(value) for name, value in exported.items()}
     resources = [monitor.registrations[urn] for urn in monitor.order]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import components.ingress
-from offline import checks, graph, plan, plandiff, render, schemas
+from offline import checks, engine, graph, plan, plandiff, render, schemas
 from offline.engine import ROOT, UNKNOWN, Registration, ResourceRef, RunResult, Secret, StackOutput
 from offline.registration import (
     SECRET_MARKER,
@@ -333,6 +333,25 @@ def test_custom_resources_of_a_crd_in_the_stack_are_checked_against_it(
     crs[0].inputs["spec"]["clas"] = crs[0].inputs["spec"].pop("class")
     problems = checks.validate_resources(result, "1.30.0", sources=no_schemas).problems
     assert any("Spawner" in p and "clas" in p for p in problems), problems
+
+
+def test_another_trees_program_runs_with_its_own_components(tmp_path: Path) -> None:
+    """make plan-diff's base runs its own components/, not the ones this process has loaded, which stay."""
+    for name in ("__main__.py", "Pulumi.yaml", "VERSION"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "components", tmp_path / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    hub = tmp_path / "components" / "jupyterhub.py"
+    hub.write_text(hub.read_text().replace('name=f"{args.release_name}-hub"', 'name=f"{args.release_name}-base"'))
+
+    def role_names(result: engine.RunResult) -> set[str]:
+        kind = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+        return {engine.reveal(r.inputs)["metadata"]["name"] for r in result.by_type(kind)}
+
+    stacks.run_stack()  # this tree's components, loaded as any plan loads them
+    loaded = sys.modules["components.jupyterhub"]
+    assert role_names(engine.run(stacks.config(), stack="dev", program=tmp_path / "__main__.py")) == {"jhub-base"}
+    assert sys.modules["components.jupyterhub"] is loaded
+    assert role_names(stacks.run_stack()) == {"jhub-hub"}
 
 
 def test_plan_diff_against_head_exits_0_and_writes_both_trees(
