@@ -108,8 +108,7 @@ hub = JupyterHub(
             name=jh.image.name, tag=jh.image.tag, pull_policy=jh.image.pullPolicy, pull_secrets=jh.image.pullSecrets
         ),
         spawner_class=jh.spawnerClass,
-        cluster_role_name=f"{cfg.namespace}-hub",
-        release_name=cfg.namespace,
+        release_name=cfg.namespace,  # z2jh's cluster-wide names and the hub's ClusterRole follow it
         database=Database(
             host=postgresql.host,
             port=postgresql.port,

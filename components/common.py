@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 
+from components.config_types import DURATION_SECONDS, DURATION_UNIT
+
 
 @dataclass(frozen=True, kw_only=True)
 class Chart:
@@ -39,10 +41,12 @@ class Chart:
 
 
 def child(parent: pulumi.Resource, *, protect: bool = False, retain: bool = False,
-          depends_on: list[pulumi.Resource] | None = None, delete_timeout: str | None = None) -> pulumi.ResourceOptions:
+          depends_on: list[pulumi.Resource] | None = None, delete_timeout: str | None = None,
+          delete_before_replace: bool = False) -> pulumi.ResourceOptions:
     """Options of a component's child; ``protect``/``retain`` only for data-bearing ones.
 
     ``delete_timeout``: how long the provider may wait for the object to be gone (``dossier:deleteTimeout``).
+    ``delete_before_replace``: a replacement deletes the old object first (one whose names cannot exist twice).
     """
     return pulumi.ResourceOptions(
         parent=parent,
@@ -50,15 +54,13 @@ def child(parent: pulumi.Resource, *, protect: bool = False, retain: bool = Fals
         retain_on_delete=retain or None,
         depends_on=depends_on,
         custom_timeouts=delete_timeouts(delete_timeout),
+        delete_before_replace=delete_before_replace or None,
     )
 
 
-#: Seconds per unit of a Go duration (``dossier:releaseTimeout``, ``dossier:deleteTimeout``).
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-
 #: A Helm release's timeout when none is given: the kubernetes provider's default (and Helm's).
 DEFAULT_RELEASE_TIMEOUT = 300
+_DURATION_PART = re.compile(rf"(\d+(?:\.\d+)?)({DURATION_UNIT})")
 
 
 def timeout_seconds(duration: str) -> int:
@@ -66,7 +68,7 @@ def timeout_seconds(duration: str) -> int:
     parts = _DURATION_PART.findall(duration)
     if not parts or "".join(number + unit for number, unit in parts) != duration:
         raise ValueError(f"not a duration: {duration!r}")
-    return max(1, math.ceil(sum(float(number) * _UNITS[unit] for number, unit in parts)))
+    return max(1, math.ceil(sum(float(number) * DURATION_SECONDS[unit] for number, unit in parts)))
 
 
 def delete_timeouts(delete: str | None) -> pulumi.CustomTimeouts | None:

@@ -64,9 +64,13 @@ _QUANTITY_SCALE = {
 }  # fmt: skip
 # Ref: https://projectcontour.io/docs/1.24/config/api/#projectcontour.io/v1.TimeoutPolicy
 # (Go time.ParseDuration units; "infinity"/"infinite" disable the timeout).
-_DURATION = re.compile(r"^((\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+|infinity|infinite)$")
+#: Seconds per unit of a Go duration (``dossier:releaseTimeout``, ``dossier:deleteTimeout``, Contour's timeouts).
+DURATION_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: Those units as a regular-expression alternation (longer units first: ``ms`` before ``m``).
+DURATION_UNIT = "|".join(DURATION_SECONDS)
+_DURATION = re.compile(rf"^((\d+(\.\d+)?({DURATION_UNIT}))+|infinity|infinite)$")
 # A Pulumi custom timeout (Go time.ParseDuration, read by the engine): a finite, non-zero duration.
-_TIMEOUT = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+_TIMEOUT = re.compile(rf"^(\d+(\.\d+)?({DURATION_UNIT}))+$")
 _NO_SPACE = re.compile(r"^\S+$")
 # A realm is part of every OpenID URL: no spaces, no URL delimiters.
 _REALM = re.compile(r"^[^\s/?#%]+$")

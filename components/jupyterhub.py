@@ -95,8 +95,8 @@ class JupyterHubArgs:
     #: The hub's Helm release. z2jh names its cluster-wide objects after it (the ClusterRole and binding
     #: ``<release>-user-scheduler``, the scheduler's name), so two stacks in one cluster need two names.
     release_name: str = "jhub"
-    cluster_role_name: str = "jhub-hub"
-    """Name of the hub's ClusterRole and binding: ``<namespace>-hub``, unique per stack in a shared cluster."""
+    """Also names the hub's ClusterRole and binding (``<release>-hub``); the program names the release after the
+    hub's namespace, so both are unique per stack in a shared cluster."""
     node_purpose: Literal["require", "prefer"] = "prefer"
     core_tolerations: list[dict[str, Any]] | None = None
     """Tolerations of the core pods; ``None`` leaves the chart's list."""
@@ -262,19 +262,19 @@ class JupyterHub(pulumi.ComponentResource):
             timeout=args.release_timeout,
             # A new release name replaces the release: the chart's namespaced objects (hub, proxy, ...) have
             # fixed names, so the old release must be gone before the new one installs them.
-            opts=pulumi.ResourceOptions.merge(child(self), pulumi.ResourceOptions(delete_before_replace=True)),
+            opts=child(self, delete_before_replace=True),
         )
         labels = {"app": "jupyterhub", "component": "hub", "app.kubernetes.io/managed-by": "pulumi"}
         role = ClusterRole(
             f"{name}-cluster-role",
-            metadata=ObjectMetaArgs(name=args.cluster_role_name, labels=labels),
+            metadata=ObjectMetaArgs(name=f"{args.release_name}-hub", labels=labels),
             rules=[PolicyRuleArgs(api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"])
                    for r in hub_cluster_rules()],
             opts=child(self),
         )
         ClusterRoleBinding(
             f"{name}-cluster-role-binding",
-            metadata=ObjectMetaArgs(name=args.cluster_role_name, labels=labels),
+            metadata=ObjectMetaArgs(name=f"{args.release_name}-hub", labels=labels),
             role_ref=RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name),
             subjects=[SubjectArgs(kind="ServiceAccount", name=HUB_SERVICE_ACCOUNT, namespace=args.namespace)],
             opts=child(self),
