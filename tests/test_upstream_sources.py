@@ -55,15 +55,20 @@ def repacked(data: bytes, prefix: str) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def dossier_archive() -> Path:
-    """The pinned Dossier archive from DOSSIER_UPSTREAM or the cache; strict unless DOSSIER_ALLOW_UNCHECKED."""
+def pinned_archive(piece: str, name: str) -> Path:
+    """A piece's pinned source archive from DOSSIER_UPSTREAM or the cache; strict unless DOSSIER_ALLOW_UNCHECKED."""
     try:
-        return upstream.path("dossier-hub", DOSSIER)
+        return upstream.path(piece, name)
     except SchemaUnavailable as exc:
         if ALLOW_UNCHECKED:
             pytest.skip(str(exc))
         pytest.fail(f"{exc}\n" + "\n".join(schemas.how_to_provide(cluster=False)), pytrace=False)
+
+
+@pytest.fixture
+def dossier_archive() -> Path:
+    """The pinned Dossier archive."""
+    return pinned_archive("dossier-hub", DOSSIER)
 
 
 def test_tree_digest_ignores_top_folder_order_and_compression_not_content() -> None:
@@ -171,13 +176,8 @@ HOST_PATHS = ("sdk/python/cmd/pulumi-language-python/", "sdk/python/cmd/pulumi-l
 
 @pytest.fixture
 def host_archive() -> Path:
-    """The language host's source archive from DOSSIER_UPSTREAM or the cache; strict unless DOSSIER_ALLOW_UNCHECKED."""
-    try:
-        return upstream.path("language-python", HOST)
-    except SchemaUnavailable as exc:
-        if ALLOW_UNCHECKED:
-            pytest.skip(str(exc))
-        pytest.fail(f"{exc}\n" + "\n".join(schemas.how_to_provide(cluster=False)), pytrace=False)
+    """The language host's pinned source archive."""
+    return pinned_archive("language-python", HOST)
 
 
 def _files(data: bytes) -> dict[str, tuple[bytes, int]]:

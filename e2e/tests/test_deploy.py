@@ -19,25 +19,24 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from kubernetes import client
 
 from components.keycloak_client import TENANTS_CLAIM
 from e2e import chart_checks, checks, state
+from e2e.deployment import Deployment
 from e2e.hub import Hub, NotebookPods, start_hub, start_user_scheduler
 from e2e.hub.identity import hub_token
 from e2e.login import LoginResult, login, page_text
-from e2e.servers import Servers, Supervisor, start_servers
+from e2e.servers import Supervisor, start_servers
 from e2e.servers.capsule import DOSSIER_GROUP, user_groups
 from e2e.servers.pods import PodRunner
 from e2e.servers.storage import volumes
 from e2e.spawn import SpawnError, spawn, stop
-from e2e.stack import E2EStack, Phase, Toolchain, changes, toolchain
+from e2e.stack import E2EStack, Phase, changes, toolchain
 from e2e.tenancy import assert_tenant_namespace, create_namespace, delete_namespace, get, wait_active
 
 pytestmark = pytest.mark.e2e
@@ -56,20 +55,6 @@ def tenants(groups: list[str]) -> list[dict[str, Any]]:
 
 #: Keycloak users and their client roles: an admin of the group, a member of the group, no role.
 USERS = {"alice": ["admin", GROUP], "carol": [GROUP], "bob": []}
-
-
-@dataclass
-class Deployment:
-    servers: Servers
-    stack: E2EStack
-    supervisor: Supervisor
-    tools: Toolchain
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def api(self) -> client.ApiClient:
-        assert self.servers.cluster
-        return self.servers.cluster.api_client()
 
 
 @pytest.fixture(scope="module")

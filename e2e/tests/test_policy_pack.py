@@ -23,16 +23,15 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from e2e import checks, policy
-from e2e.servers import Servers, Supervisor, start_servers
+from e2e.deployment import Deployment as StackDeployment
+from e2e.servers import Supervisor, start_servers
 from e2e.shared import workflow
-from e2e.stack import PASSPHRASE, ROOT, E2EStack, Phase, Toolchain, toolchain
+from e2e.stack import PASSPHRASE, ROOT, E2EStack, Phase, toolchain
 from tests.doc_pages import documented_commands
 
 pytestmark = pytest.mark.e2e
@@ -67,13 +66,8 @@ def machine_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
 
 
-@dataclass
-class Deployment:
-    servers: Servers
-    stack: E2EStack
-    supervisor: Supervisor
-    tools: Toolchain
-    notes: dict[str, Any] = field(default_factory=dict)
+class Deployment(StackDeployment):
+    """The deployment, with the README's commands run in its project folder."""
 
     def run(self, command: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """A documented command as written, in the stack's project folder (see the module doc)."""
