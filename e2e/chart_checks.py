@@ -29,9 +29,9 @@ from components.jupyterhub import DB_CLIENT_LABELS
 from components.postgresql import PORT
 from e2e import netpol
 from e2e.helm_release import Release, describe, find_object, read_release
-from e2e.state import HUB_SECRET, hub_chart_values, secret_data
+from e2e.state import HUB_SECRET, RELEASES, hub_chart_values, secret_data
 
-HUB_RELEASE, POSTGRESQL_RELEASE = "jhub", "jhub-postgresql"
+HUB_RELEASE, POSTGRESQL_RELEASE = RELEASES
 #: z2jh's ``component`` label of the pods that run on the core nodes.
 CORE_COMPONENTS = ("hub", "proxy", "user-scheduler")
 SECRET_PATHS = ("client_secret", "cookie_secret", "auth_token", "keys", "password")
