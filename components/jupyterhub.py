@@ -121,6 +121,22 @@ def spawner_config(spawner_class: str) -> str:
     )
 
 
+#: ``hub.extraConfig`` snippet: a notebook pod carries its Tenant's node selector itself. Capsule 0.2.1 puts the
+#: selector on a tenant namespace after the namespace exists (its Tenant controller, not its webhook), and
+#: Dossier's spawner creates the namespace and the pod in the same second: without this, a user's first pod
+#: could be admitted without the selector and run on another group's node (seen in the end-to-end run).
+#: ``spawner.tenant`` is the Tenant object Dossier's spawner chose; other spawners have none.
+TENANT_NODE_SELECTOR_CONFIG = (
+    "def dossier_tenant_node_selector(spawner, pod):\n"
+    "    tenant = getattr(spawner, 'tenant', None) or {}\n"
+    "    selector = tenant.get('spec', {}).get('nodeSelector') or {}\n"
+    "    if selector:\n"
+    "        pod.spec.node_selector = {**(pod.spec.node_selector or {}), **selector}\n"
+    "    return pod\n"
+    "c.KubeSpawner.modify_pod_hook = dossier_tenant_node_selector\n"
+)
+
+
 def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
     """Values of jupyterhub/jupyterhub (z2jh 2.0.0 schema, oauthenticator 15.x option names)."""
     oauth = args.oauth
@@ -171,7 +187,10 @@ def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
                     "enable_auth_state": True,
                 },
             },
-            "extraConfig": {"spawnerConfig": spawner_config(args.spawner_class)},
+            "extraConfig": {
+                "spawnerConfig": spawner_config(args.spawner_class),
+                "tenantNodeSelector": TENANT_NODE_SELECTOR_CONFIG,
+            },
         },
         "proxy": {"service": {"type": "ClusterIP"}, "chp": {"networkPolicy": dict(CROSS_NAMESPACE)}},
         "scheduling": {

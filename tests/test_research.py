@@ -10,6 +10,7 @@ that name the entry; removing a group leaves every other group untouched.
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -165,6 +166,28 @@ def test_resource_quota_is_one_tenant_wide_budget(spec: dict[str, Any]) -> None:
 def test_namespace_quota_and_node_selector(spec: dict[str, Any]) -> None:
     assert spec["namespaceOptions"] == {"quota": 5}
     assert spec["nodeSelector"] == {"pool": "genomics"}
+
+
+def test_the_hub_puts_the_tenants_node_selector_on_each_notebook_pod(genomics: RunResult) -> None:
+    """The hub's extraConfig, run as the chart's jupyterhub_config.py runs it, on the Tenant the program sends.
+
+    Capsule 0.2.1 annotates a new namespace with the selector only after it exists; the pod must not wait for it.
+    """
+    from kubernetes.client import V1ObjectMeta, V1Pod, V1PodSpec
+
+    values = reveal(genomics.one("kubernetes:helm.sh/v3:Release", "jupyterhub-release").inputs["values"])
+    c = SimpleNamespace(KubeSpawner=SimpleNamespace(), JupyterHub=SimpleNamespace())
+    exec(values["hub"]["extraConfig"]["tenantNodeSelector"], {"c": c})  # as z2jh's jupyterhub_config.py does
+    hook = c.KubeSpawner.modify_pod_hook
+    tenant = _object(_tenants(genomics)["genomics"])  # as Dossier's spawner lists it from the API
+    pod = V1Pod(metadata=V1ObjectMeta(name="jupyter-carol"), spec=V1PodSpec(containers=[],
+                node_selector={"hub.jupyter.org/node-purpose": "user"}))
+    assert hook(SimpleNamespace(tenant=tenant), pod).spec.node_selector == {
+        "hub.jupyter.org/node-purpose": "user", "pool": "genomics"}
+    # A Tenant without a selector, and a spawner that chose none (not Dossier's), leave the pod as it is.
+    bare = V1Pod(spec=V1PodSpec(containers=[]))
+    assert hook(SimpleNamespace(tenant={"spec": {}}), bare).spec.node_selector is None
+    assert hook(SimpleNamespace(), bare).spec.node_selector is None
 
 
 def test_owned_by_the_hub_service_account_plus_extra_owners(genomics: RunResult, spec: dict[str, Any]) -> None:

@@ -218,7 +218,8 @@ def test_12_dossiers_hub_runs_from_the_charts_pods(deployment: Deployment) -> No
     cmdline = Path(f"/proc/{hub.hub_pod.containers['hub'].pid}/cmdline").read_bytes().split(b"\0")[:-1]
     assert Path(cmdline[1].decode()).name == "dossier" and [a.decode() for a in cmdline[2:]] == args[1:], cmdline
     log = hub.log.read_text()
-    for line in ("Loading extra config: spawnerConfig", "Running JupyterHub version 3.1.1",
+    for line in ("Loading extra config: spawnerConfig", "Loading extra config: tenantNodeSelector",
+                 "Running JupyterHub version 3.1.1",
                  "Using Authenticator: dossier.auth.oauth.DossierOAuthenticator",
                  "Using Spawner: dossier.spawners.kubespawner.DossierKubeSpawner",
                  "Not starting proxy", "Adding route for Hub: / => http://hub.jhub:8081"):
@@ -293,16 +294,18 @@ def test_12d_a_notebook_starts_in_the_users_tenant(deployment: Deployment) -> No
     assert_tenant_namespace(api, namespace, tenant)
     first = get(api, f"/api/v1/namespaces/{namespace}/pods/jupyter-carol")
     assert first["spec"]["schedulerName"] == "jhub-user-scheduler"
-    assert first["spec"]["nodeName"] in checks.NODES["user"], first["spec"]["nodeName"]
-    assert_notebook_answers(hub, carol, "carol", notebooks.pod(namespace, "jupyter-carol").ip)
-    # Capsule 0.2.1 annotates a new namespace with the Tenant's node selector after creating it,
-    # and KubeSpawner creates the pod in the same second: the first pod may run without it
-    # (docs/research-groups.md). A restarted server's pod gets it from the namespace.
+    # Capsule 0.2.1 annotates a new namespace with the Tenant's node selector after creating it, and
+    # KubeSpawner creates the pod in the same second: the first pod carries the selector itself (the hub's
+    # extraConfig tenantNodeSelector), so it runs on the group's nodes (docs/research-groups.md).
     print(f"\nfirst pod: node {first['spec']['nodeName']}, nodeSelector {first['spec'].get('nodeSelector')}")
+    assert tenant["spec"]["nodeSelector"].items() <= first["spec"].get("nodeSelector", {}).items(), first["spec"]
+    assert first["spec"]["nodeName"] in checks.RESEARCH_NODES[GROUP], first["spec"]["nodeName"]
+    assert_notebook_answers(hub, carol, "carol", notebooks.pod(namespace, "jupyter-carol").ip)
     with Phase("restart carol's server"):
         stop(hub, "carol")
         notebooks.wait_gone(namespace, "jupyter-carol")  # as a kubelet ends a deleted pod's containers
         spawn(hub, carol.session, "carol")
+    # A restarted server's pod: the same selector, from the hook and from the namespace Capsule annotated.
     again = get(api, f"/api/v1/namespaces/{namespace}/pods/jupyter-carol")
     assert again["spec"].get("nodeSelector") == tenant["spec"]["nodeSelector"], again["spec"].get("nodeSelector")
     # The group's limits: the LimitRange Capsule put in the namespace gave what the spawner left unset
