@@ -69,14 +69,32 @@ def _healthy(url: str, ca: CertificateAuthority) -> bool:
     return requests.get(url, verify=str(ca.cert_path), timeout=5).text == "ok"
 
 
+def _serving(name: str, kubeconfig: Path, ca: CertificateAuthority, folder: Path) -> tuple[list[str], int]:
+    """A component's serving flags and their port.
+
+    TLS from the run's CA on a free loopback port; requests authenticated and authorized with ``kubeconfig``.
+    """
+    serving, port = ca.issue(name), free_port()
+    return [
+        f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={HOST}", f"--secure-port={port}", f"--cert-dir={folder}",
+        f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
+    ], port
+
+
+def _start_healthy(supervisor: Supervisor, name: str, argv: list[str], port: int, ca: CertificateAuthority,
+                   limit: float) -> tuple[Process, float]:
+    """Start ``argv`` as ``name``; the process and the seconds until its ``/healthz`` on ``port`` says ok."""
+    process = supervisor.start(name, argv)
+    url = f"https://{HOST}:{port}/healthz"
+    return process, supervisor.wait_until(process, lambda: _healthy(url, ca), limit=limit, what="healthy (/healthz)")
+
+
 def controller_manager_argv(component: Component, ca: CertificateAuthority, service_account_key: Path,
                             folder: Path, controllers: str) -> list[str]:
-    serving = ca.issue("kube-controller-manager")
+    serving, _ = _serving("kube-controller-manager", component.kubeconfig, ca, folder)
     return [
-        str(tool(PIECE, "kube-controller-manager")), f"--kubeconfig={component.kubeconfig}",
-        f"--authentication-kubeconfig={component.kubeconfig}", f"--authorization-kubeconfig={component.kubeconfig}",
-        f"--bind-address={HOST}", f"--secure-port={free_port()}", f"--cert-dir={folder}",
-        f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
+        str(tool(PIECE, "kube-controller-manager")), f"--kubeconfig={component.kubeconfig}", *serving,
         "--leader-elect=false", "--use-service-account-credentials=true",
         f"--service-account-private-key-file={service_account_key}", f"--root-ca-file={ca.cert_path}",
         f"--controllers={controllers}", "--profiling=false",
@@ -90,9 +108,7 @@ def _secure_port(argv: list[str]) -> int:
 def start_controller_manager(supervisor: Supervisor, argv: list[str], ca: CertificateAuthority,
                              limit: float = COMPONENT_LIMIT) -> tuple[Process, float]:
     """kube-controller-manager from ``argv`` (``controller_manager_argv``); seconds until ``/healthz`` says ok."""
-    process = supervisor.start("kube-controller-manager", argv)
-    url = f"https://{HOST}:{_secure_port(argv)}/healthz"
-    return process, supervisor.wait_until(process, lambda: _healthy(url, ca), limit=limit, what="healthy (/healthz)")
+    return _start_healthy(supervisor, "kube-controller-manager", argv, _secure_port(argv), ca, limit)
 
 
 def restart_controller_manager(supervisor: Supervisor, process: Process, ca: CertificateAuthority,
@@ -108,17 +124,10 @@ def restart_controller_manager(supervisor: Supervisor, process: Process, ca: Cer
 def start_scheduler(supervisor: Supervisor, component: Component, ca: CertificateAuthority, folder: Path,
                     limit: float = COMPONENT_LIMIT) -> tuple[Process, float]:
     """kube-scheduler (see the module doc); seconds until ``/healthz`` says ok."""
-    serving = ca.issue("kube-scheduler")
-    port = free_port()
-    process = supervisor.start("kube-scheduler", [
-        tool(PIECE, "kube-scheduler"), f"--kubeconfig={component.kubeconfig}",
-        f"--authentication-kubeconfig={component.kubeconfig}", f"--authorization-kubeconfig={component.kubeconfig}",
-        f"--bind-address={HOST}", f"--secure-port={port}", f"--cert-dir={folder}",
-        f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
-        "--leader-elect=false", "--profiling=false",
-    ])
-    url = f"https://{HOST}:{port}/healthz"
-    return process, supervisor.wait_until(process, lambda: _healthy(url, ca), limit=limit, what="healthy (/healthz)")
+    serving, port = _serving("kube-scheduler", component.kubeconfig, ca, folder)
+    argv = [str(tool(PIECE, "kube-scheduler")), f"--kubeconfig={component.kubeconfig}", *serving,
+            "--leader-elect=false", "--profiling=false"]
+    return _start_healthy(supervisor, "kube-scheduler", argv, port, ca, limit)
 
 
 def scheduler_kubeconfig(cluster_folder: Path) -> Path:
@@ -136,16 +145,9 @@ def start_profile_scheduler(supervisor: Supervisor, name: str, kubeconfig: Path,
         "apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
         "clientConnection": {"kubeconfig": str(kubeconfig)}, "leaderElection": {"leaderElect": False},
         "profiles": profiles}, indent=1))
-    serving = ca.issue(name)
-    port = free_port()
-    process = supervisor.start(name, [
-        tool(PIECE, "kube-scheduler"), f"--config={settings}",
-        f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
-        f"--bind-address={HOST}", f"--secure-port={port}", f"--cert-dir={folder}",
-        f"--tls-cert-file={serving.cert_path}", f"--tls-private-key-file={serving.key_path}",
-    ])
-    url = f"https://{HOST}:{port}/healthz"
-    return process, supervisor.wait_until(process, lambda: _healthy(url, ca), limit=limit, what="healthy (/healthz)")
+    serving, port = _serving(name, kubeconfig, ca, folder)
+    return _start_healthy(supervisor, name, [str(tool(PIECE, "kube-scheduler")), f"--config={settings}", *serving],
+                          port, ca, limit)
 
 
 def start_kwok(supervisor: Supervisor, component: Component, folder: Path, pod_cidr: str,
