@@ -121,19 +121,40 @@ def spawner_config(spawner_class: str) -> str:
     )
 
 
-#: ``hub.extraConfig`` snippet: a notebook pod carries its Tenant's node selector itself. Capsule 0.2.1 puts the
-#: selector on a tenant namespace after the namespace exists (its Tenant controller, not its webhook), and
-#: Dossier's spawner creates the namespace and the pod in the same second: without this, a user's first pod
-#: could be admitted without the selector and run on another group's node (seen in the end-to-end run).
-#: ``spawner.tenant`` is the Tenant object Dossier's spawner chose; other spawners have none.
-TENANT_NODE_SELECTOR_CONFIG = (
-    "def dossier_tenant_node_selector(spawner, pod):\n"
-    "    tenant = getattr(spawner, 'tenant', None) or {}\n"
-    "    selector = tenant.get('spec', {}).get('nodeSelector') or {}\n"
+#: ``hub.extraConfig`` snippet: a notebook pod carries itself what its Tenant asks of it, as admission gives it
+#: once Capsule has finished the namespace: the Tenant's node selector, and the defaults of its ``Container``
+#: limit ranges on every container that leaves them unset (as the LimitRanger admission plugin sets them: a
+#: value the container has is kept). Capsule 0.2.1 annotates a tenant namespace with the selector and creates
+#: its LimitRanges after the namespace exists (its Tenant controller, not its webhook), and Dossier's spawner
+#: creates the namespace and the pod in the same second: without this, a user's first pod could run on another
+#: group's node, or be refused by a LimitRange that appeared between the plugin's defaulting and its validation
+#: ("minimum cpu usage per Container is 100m.  No request is specified"; both seen in the end-to-end run).
+#: ``spawner.tenant`` is the Tenant object Dossier's spawner chose; other spawners have none. A container's
+#: ``resources`` is a model (KubeSpawner's notebook container), a dict (z2jh's init container) or unset.
+TENANT_POD_DEFAULTS_CONFIG = (
+    "def dossier_tenant_pod_defaults(spawner, pod):\n"
+    "    spec = (getattr(spawner, 'tenant', None) or {}).get('spec', {})\n"
+    "    selector = spec.get('nodeSelector') or {}\n"
     "    if selector:\n"
     "        pod.spec.node_selector = {**(pod.spec.node_selector or {}), **selector}\n"
+    "    ranges = [limit for item in (spec.get('limitRanges') or {}).get('items', [])\n"
+    "              for limit in item.get('limits', []) if limit.get('type') == 'Container']\n"
+    "    containers = [*(pod.spec.init_containers or []), *(pod.spec.containers or [])] if ranges else []\n"
+    "    for container in containers:\n"
+    "        if container.resources is None:\n"
+    "            container.resources = {}\n"
+    "        for bound, field in (('default', 'limits'), ('defaultRequest', 'requests')):\n"
+    "            if isinstance(container.resources, dict):\n"
+    "                current = container.resources.setdefault(field, {})\n"
+    "            else:\n"
+    "                if getattr(container.resources, field) is None:\n"
+    "                    setattr(container.resources, field, {})\n"
+    "                current = getattr(container.resources, field)\n"
+    "            for limit in ranges:\n"
+    "                for resource, amount in (limit.get(bound) or {}).items():\n"
+    "                    current.setdefault(resource, amount)\n"
     "    return pod\n"
-    "c.KubeSpawner.modify_pod_hook = dossier_tenant_node_selector\n"
+    "c.KubeSpawner.modify_pod_hook = dossier_tenant_pod_defaults\n"
 )
 
 
@@ -189,7 +210,7 @@ def hub_values(args: JupyterHubArgs, secrets: HubSecrets) -> dict[str, Any]:
             },
             "extraConfig": {
                 "spawnerConfig": spawner_config(args.spawner_class),
-                "tenantNodeSelector": TENANT_NODE_SELECTOR_CONFIG,
+                "tenantPodDefaults": TENANT_POD_DEFAULTS_CONFIG,
             },
         },
         "proxy": {"service": {"type": "ClusterIP"}, "chp": {"networkPolicy": dict(CROSS_NAMESPACE)}},

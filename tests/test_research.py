@@ -168,26 +168,66 @@ def test_namespace_quota_and_node_selector(spec: dict[str, Any]) -> None:
     assert spec["nodeSelector"] == {"pool": "genomics"}
 
 
-def test_the_hub_puts_the_tenants_node_selector_on_each_notebook_pod(genomics: RunResult) -> None:
-    """The hub's extraConfig, run as the chart's jupyterhub_config.py runs it, on the Tenant the program sends.
-
-    Capsule 0.2.1 annotates a new namespace with the selector only after it exists; the pod must not wait for it.
-    """
-    from kubernetes.client import V1ObjectMeta, V1Pod, V1PodSpec
-
-    values = reveal(genomics.one("kubernetes:helm.sh/v3:Release", "jupyterhub-release").inputs["values"])
+def _pod_hook(result: RunResult) -> Any:
+    """The hub's ``modify_pod_hook``: the extraConfig the program sends, run as z2jh's jupyterhub_config.py does."""
+    values = reveal(result.one("kubernetes:helm.sh/v3:Release", "jupyterhub-release").inputs["values"])
     c = SimpleNamespace(KubeSpawner=SimpleNamespace(), JupyterHub=SimpleNamespace())
-    exec(values["hub"]["extraConfig"]["tenantNodeSelector"], {"c": c})  # as z2jh's jupyterhub_config.py does
-    hook = c.KubeSpawner.modify_pod_hook
+    exec(values["hub"]["extraConfig"]["tenantPodDefaults"], {"c": c})
+    return c.KubeSpawner.modify_pod_hook
+
+
+def _notebook_pod(init_resources: Any = None) -> Any:
+    """A pod as KubeSpawner 4.3.0 makes it under z2jh 2.0.0's defaults: its notebook container's resources a
+    model holding the chart's 1G memory guarantee, z2jh's block-cloud-metadata init container's a dict."""
+    from kubernetes.client import V1Container, V1ObjectMeta, V1Pod, V1PodSpec, V1ResourceRequirements
+
+    notebook = V1Container(name="notebook", resources=V1ResourceRequirements(requests={"memory": "1G"}, limits={}))
+    init = V1Container(name="block-cloud-metadata", resources=init_resources)
+    return V1Pod(metadata=V1ObjectMeta(name="jupyter-carol"), spec=V1PodSpec(
+        containers=[notebook], init_containers=[init], node_selector={"hub.jupyter.org/node-purpose": "user"}))
+
+
+def test_the_hub_puts_the_tenants_node_selector_on_each_notebook_pod(genomics: RunResult) -> None:
+    """Capsule 0.2.1 annotates a new namespace with the selector only after it exists; the pod must not wait for it."""
+    hook = _pod_hook(genomics)
     tenant = _object(_tenants(genomics)["genomics"])  # as Dossier's spawner lists it from the API
-    pod = V1Pod(metadata=V1ObjectMeta(name="jupyter-carol"), spec=V1PodSpec(containers=[],
-                node_selector={"hub.jupyter.org/node-purpose": "user"}))
-    assert hook(SimpleNamespace(tenant=tenant), pod).spec.node_selector == {
+    assert hook(SimpleNamespace(tenant=tenant), _notebook_pod()).spec.node_selector == {
         "hub.jupyter.org/node-purpose": "user", "pool": "genomics"}
-    # A Tenant without a selector, and a spawner that chose none (not Dossier's), leave the pod as it is.
-    bare = V1Pod(spec=V1PodSpec(containers=[]))
-    assert hook(SimpleNamespace(tenant={"spec": {}}), bare).spec.node_selector is None
-    assert hook(SimpleNamespace(), bare).spec.node_selector is None
+
+
+def test_the_hub_gives_each_notebook_container_its_tenants_default_limits(genomics: RunResult) -> None:
+    """Capsule 0.2.1 creates a new namespace's LimitRange after the namespace: the pod carries the defaults itself.
+
+    As the LimitRanger admission plugin: ``default`` fills unset limits, ``defaultRequest`` unset requests, on
+    every container; a value the container has (the chart's memory guarantee) is kept.
+    """
+    from kubernetes.client import ApiClient
+
+    hook = _pod_hook(genomics)
+    tenant = _object(_tenants(genomics)["genomics"])
+    limits = {r: GENOMICS["limits"][r]["default"] for r in ("cpu", "memory")}
+    requests = {r: GENOMICS["limits"][r]["defaultRequest"] for r in ("cpu", "memory")}
+    for init_resources in ({}, None):  # z2jh's init container (resources from values, {}), one with none
+        hooked = hook(SimpleNamespace(tenant=tenant), _notebook_pod(init_resources))
+        pod = ApiClient().sanitize_for_serialization(hooked)
+        notebook, = pod["spec"]["containers"]
+        assert notebook["resources"] == {"limits": limits, "requests": {**requests, "memory": "1G"}}, notebook
+        init, = pod["spec"]["initContainers"]
+        assert init["resources"] == {"limits": limits, "requests": requests}, init
+    own = _notebook_pod()
+    own.spec.containers[0].resources.limits = {"cpu": "2"}
+    kept = hook(SimpleNamespace(tenant=tenant), own).spec.containers[0].resources
+    assert kept.limits == {"cpu": "2", "memory": limits["memory"]}, kept
+
+
+@pytest.mark.parametrize("spawner", [SimpleNamespace(tenant={"metadata": {"name": "open"}, "spec": {}}),
+                                     SimpleNamespace()], ids=["tenant-without-selector-or-limits", "not-dossier"])
+def test_the_hub_leaves_a_pod_alone_when_no_tenant_asks(genomics: RunResult, spawner: Any) -> None:
+    """A Tenant that asks for no selector or limits, or a spawner that chose no Tenant (not Dossier's)."""
+    from kubernetes.client import ApiClient
+
+    before = ApiClient().sanitize_for_serialization(_notebook_pod())
+    assert ApiClient().sanitize_for_serialization(_pod_hook(genomics)(spawner, _notebook_pod())) == before
 
 
 def test_owned_by_the_hub_service_account_plus_extra_owners(genomics: RunResult, spec: dict[str, Any]) -> None:

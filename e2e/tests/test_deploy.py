@@ -218,7 +218,7 @@ def test_12_dossiers_hub_runs_from_the_charts_pods(deployment: Deployment) -> No
     cmdline = Path(f"/proc/{hub.hub_pod.containers['hub'].pid}/cmdline").read_bytes().split(b"\0")[:-1]
     assert Path(cmdline[1].decode()).name == "dossier" and [a.decode() for a in cmdline[2:]] == args[1:], cmdline
     log = hub.log.read_text()
-    for line in ("Loading extra config: spawnerConfig", "Loading extra config: tenantNodeSelector",
+    for line in ("Loading extra config: spawnerConfig", "Loading extra config: tenantPodDefaults",
                  "Running JupyterHub version 3.1.1",
                  "Using Authenticator: dossier.auth.oauth.DossierOAuthenticator",
                  "Using Spawner: dossier.spawners.kubespawner.DossierKubeSpawner",
@@ -294,12 +294,14 @@ def test_12d_a_notebook_starts_in_the_users_tenant(deployment: Deployment) -> No
     assert_tenant_namespace(api, namespace, tenant)
     first = get(api, f"/api/v1/namespaces/{namespace}/pods/jupyter-carol")
     assert first["spec"]["schedulerName"] == "jhub-user-scheduler"
-    # Capsule 0.2.1 annotates a new namespace with the Tenant's node selector after creating it, and
-    # KubeSpawner creates the pod in the same second: the first pod carries the selector itself (the hub's
-    # extraConfig tenantNodeSelector), so it runs on the group's nodes (docs/research-groups.md).
+    # Capsule 0.2.1 annotates a new namespace with the Tenant's node selector and creates its LimitRange after
+    # creating it, and KubeSpawner creates the pod in the same second: the first pod carries the selector and
+    # the limit-range defaults itself (the hub's extraConfig tenantPodDefaults), so it runs on the group's
+    # nodes with the group's limits and is not refused by a LimitRange half-seen (docs/research-groups.md).
     print(f"\nfirst pod: node {first['spec']['nodeName']}, nodeSelector {first['spec'].get('nodeSelector')}")
     assert tenant["spec"]["nodeSelector"].items() <= first["spec"].get("nodeSelector", {}).items(), first["spec"]
     assert first["spec"]["nodeName"] in checks.RESEARCH_NODES[GROUP], first["spec"]["nodeName"]
+    assert_group_limits(first)
     assert_notebook_answers(hub, carol, "carol", notebooks.pod(namespace, "jupyter-carol").ip)
     with Phase("restart carol's server"):
         stop(hub, "carol")
@@ -308,16 +310,24 @@ def test_12d_a_notebook_starts_in_the_users_tenant(deployment: Deployment) -> No
     # A restarted server's pod: the same selector, from the hook and from the namespace Capsule annotated.
     again = get(api, f"/api/v1/namespaces/{namespace}/pods/jupyter-carol")
     assert again["spec"].get("nodeSelector") == tenant["spec"]["nodeSelector"], again["spec"].get("nodeSelector")
-    # The group's limits: the LimitRange Capsule put in the namespace gave what the spawner left unset
-    # (Dossier's "fixed" resource policy asks for no form, so its own limits do not apply).
-    resources = again["spec"]["containers"][0]["resources"]
-    print(f"carol's notebook container resources: {resources}")
-    assert resources["limits"] == {"cpu": LIMITS["cpu"]["default"], "memory": LIMITS["memory"]["default"]}, resources
-    assert resources["requests"]["cpu"] == LIMITS["cpu"]["defaultRequest"], resources
+    assert_group_limits(again)
     assert again["spec"]["nodeName"] in checks.RESEARCH_NODES[GROUP], again["spec"]["nodeName"]
     assert_notebook_answers(hub, carol, "carol", notebooks.pod(namespace, "jupyter-carol").ip)
     claim = get(api, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/claim-carol")
     assert claim["status"]["phase"] == "Bound"
+
+
+def assert_group_limits(pod: dict[str, Any]) -> None:
+    """Each container of ``pod`` has the group's default limits and, where the chart asks for none, requests.
+
+    Dossier's "fixed" resource policy asks for no form, so its own limits do not apply: the hub's hook and the
+    LimitRange Capsule put in the namespace give what the spawner left unset.
+    """
+    for container in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]:
+        resources = container["resources"]
+        print(f"{pod['metadata']['name']} container {container['name']} resources: {resources}")
+        assert resources["limits"] == {r: LIMITS[r]["default"] for r in ("cpu", "memory")}, resources
+        assert resources["requests"]["cpu"] == LIMITS["cpu"]["defaultRequest"], resources
 
 
 def assert_notebook_answers(hub: Hub, user: LoginResult, name: str, ip: str) -> None:
