@@ -187,6 +187,11 @@ class Owner(Model):
     name: Identifier = Field(description="User, group or service account name.")
 
 
+#: What each notebook requests in memory when Dossier's spawner sets no request itself: z2jh 2.0.0's
+#: ``singleuser.memory.guarantee`` (``1G``), which JupyterHub reads in binary units (the pod asks 1073741824).
+CHART_MEMORY_GUARANTEE = "1Gi"
+
+
 class ResearchTenant(Model):
     """One entry of ``dossier:tenants``: a research group."""
 
@@ -210,6 +215,35 @@ class ResearchTenant(Model):
                 problems.append(
                     (("limits", resource), f"required when resourceQuota.{resource} is set (pods need a limit)", None)
                 )
+        if problems:
+            raise FieldProblemsError(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _memory_fits_the_charts_guarantee(self) -> ResearchTenant:
+        # Dossier's spawner sets a notebook's memory request from its form only: with resourcePolicy manual
+        # (the user's value) or fixed behind a form (defaultRequest). With no form (both policies fixed) or
+        # resourcePolicy profiles (not implemented by Dossier) the chart's guarantee stays, and the pod is
+        # refused unless min <= guarantee <= default (request <= limit, LimitRange min).
+        memory = self.limits.memory if self.limits else None
+        form_sets_it = self.resourcePolicy == "manual" or (
+            self.resourcePolicy == "fixed" and self.imagePolicy != "fixed"
+        )
+        if memory is None or form_sets_it:
+            return self
+        guarantee = quantity_value(CHART_MEMORY_GUARANTEE)
+        why = (
+            f"each notebook of this group requests the chart's memory guarantee ({CHART_MEMORY_GUARANTEE}, "
+            f"singleuser.memory.guarantee) as imagePolicy {self.imagePolicy} and resourcePolicy "
+            f"{self.resourcePolicy} give Dossier's spawner no form to set it"
+        )
+        problems: list[Problem] = []
+        if quantity_value(memory.default) < guarantee:
+            problems.append((("limits", "memory", "default"), f"expected at least {CHART_MEMORY_GUARANTEE}: {why}",
+                             memory.default))
+        if quantity_value(memory.min) > guarantee:
+            problems.append((("limits", "memory", "min"), f"expected at most {CHART_MEMORY_GUARANTEE}: {why}",
+                             memory.min))
         if problems:
             raise FieldProblemsError(problems)
         return self

@@ -75,9 +75,11 @@ tolerations = st.one_of(
 
 
 @st.composite
-def bounds(draw: st.DrawFn, unit: str) -> dict[str, str]:
-    """min <= defaultRequest <= default <= max, as LimitRange admission wants."""
-    low, request, limit, high = sorted(draw(st.lists(st.integers(1, 64_000), min_size=4, max_size=4)))
+def bounds(draw: st.DrawFn, unit: str, admits: int | None = None) -> dict[str, str]:
+    """min <= defaultRequest <= default <= max, as LimitRange admission wants; min <= admits <= default."""
+    pivot = admits or draw(st.integers(1, 64_000))
+    low, request = sorted(draw(st.lists(st.integers(1, pivot), min_size=2, max_size=2)))
+    limit, high = sorted(draw(st.lists(st.integers(pivot, 64_000), min_size=2, max_size=2)))
     values = {"min": low, "defaultRequest": request, "default": limit, "max": high}
     return {key: f"{value}{unit}" for key, value in values.items()}
 
@@ -90,10 +92,12 @@ def group_extras(draw: st.DrawFn) -> dict[str, Any]:
     owner = st.fixed_dictionaries({"kind": st.sampled_from(["User", "Group"]), "name": dns_labels(10)})
     optional = {"nodeSelector": selectors, "resourceQuota": quota, "owners": st.lists(owner, max_size=2)}
     extras: dict[str, Any] = draw(st.fixed_dictionaries({}, optional=optional))
-    limits = draw(st.fixed_dictionaries({}, optional={"cpu": bounds("m"), "memory": bounds("Mi")}))
-    for resource, unit in (("cpu", "m"), ("memory", "Mi")):
+    # Memory admits the chart's 1Gi guarantee, which notebooks request under some policies.
+    memory = bounds("Mi", admits=1024)
+    limits = draw(st.fixed_dictionaries({}, optional={"cpu": bounds("m"), "memory": memory}))
+    for resource, strategy in (("cpu", bounds("m")), ("memory", memory)):
         if resource in extras.get("resourceQuota", {}) and resource not in limits:
-            limits[resource] = draw(bounds(unit))
+            limits[resource] = draw(strategy)
     if limits:
         extras["limits"] = limits
     return extras
