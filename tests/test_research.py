@@ -168,12 +168,19 @@ def test_namespace_quota_and_node_selector(spec: dict[str, Any]) -> None:
     assert spec["nodeSelector"] == {"pool": "genomics"}
 
 
-def _pod_hook(result: RunResult) -> Any:
+@pytest.fixture(scope="module")
+def hook(genomics: RunResult) -> Any:
     """The hub's ``modify_pod_hook``: the extraConfig the program sends, run as z2jh's jupyterhub_config.py does."""
-    values = reveal(result.one("kubernetes:helm.sh/v3:Release", "jupyterhub-release").inputs["values"])
+    values = reveal(genomics.one("kubernetes:helm.sh/v3:Release", "jupyterhub-release").inputs["values"])
     c = SimpleNamespace(KubeSpawner=SimpleNamespace(), JupyterHub=SimpleNamespace())
     exec(values["hub"]["extraConfig"]["tenantPodDefaults"], {"c": c})
     return c.KubeSpawner.modify_pod_hook
+
+
+@pytest.fixture(scope="module")
+def tenant(genomics: RunResult) -> dict[str, Any]:
+    """The group's Tenant as Dossier's spawner lists it from the API."""
+    return _object(_tenants(genomics)["genomics"])
 
 
 def _notebook_pod(init_resources: Any = None) -> Any:
@@ -187,15 +194,13 @@ def _notebook_pod(init_resources: Any = None) -> Any:
         containers=[notebook], init_containers=[init], node_selector={"hub.jupyter.org/node-purpose": "user"}))
 
 
-def test_the_hub_puts_the_tenants_node_selector_on_each_notebook_pod(genomics: RunResult) -> None:
+def test_the_hub_puts_the_tenants_node_selector_on_each_notebook_pod(hook: Any, tenant: dict[str, Any]) -> None:
     """Capsule 0.2.1 annotates a new namespace with the selector only after it exists; the pod must not wait for it."""
-    hook = _pod_hook(genomics)
-    tenant = _object(_tenants(genomics)["genomics"])  # as Dossier's spawner lists it from the API
     assert hook(SimpleNamespace(tenant=tenant), _notebook_pod()).spec.node_selector == {
         "hub.jupyter.org/node-purpose": "user", "pool": "genomics"}
 
 
-def test_the_hub_gives_each_notebook_container_its_tenants_default_limits(genomics: RunResult) -> None:
+def test_the_hub_gives_each_notebook_container_its_tenants_default_limits(hook: Any, tenant: dict[str, Any]) -> None:
     """Capsule 0.2.1 creates a new namespace's LimitRange after the namespace: the pod carries the defaults itself.
 
     As the LimitRanger admission plugin: ``default`` fills unset limits, ``defaultRequest`` unset requests, on
@@ -203,8 +208,6 @@ def test_the_hub_gives_each_notebook_container_its_tenants_default_limits(genomi
     """
     from kubernetes.client import ApiClient
 
-    hook = _pod_hook(genomics)
-    tenant = _object(_tenants(genomics)["genomics"])
     limits = {r: GENOMICS["limits"][r]["default"] for r in ("cpu", "memory")}
     requests = {r: GENOMICS["limits"][r]["defaultRequest"] for r in ("cpu", "memory")}
     for init_resources in ({}, None):  # z2jh's init container (resources from values, {}), one with none
@@ -222,12 +225,12 @@ def test_the_hub_gives_each_notebook_container_its_tenants_default_limits(genomi
 
 @pytest.mark.parametrize("spawner", [SimpleNamespace(tenant={"metadata": {"name": "open"}, "spec": {}}),
                                      SimpleNamespace()], ids=["tenant-without-selector-or-limits", "not-dossier"])
-def test_the_hub_leaves_a_pod_alone_when_no_tenant_asks(genomics: RunResult, spawner: Any) -> None:
+def test_the_hub_leaves_a_pod_alone_when_no_tenant_asks(hook: Any, spawner: Any) -> None:
     """A Tenant that asks for no selector or limits, or a spawner that chose no Tenant (not Dossier's)."""
     from kubernetes.client import ApiClient
 
     before = ApiClient().sanitize_for_serialization(_notebook_pod())
-    assert ApiClient().sanitize_for_serialization(_pod_hook(genomics)(spawner, _notebook_pod())) == before
+    assert ApiClient().sanitize_for_serialization(hook(spawner, _notebook_pod())) == before
 
 
 def test_owned_by_the_hub_service_account_plus_extra_owners(genomics: RunResult, spec: dict[str, Any]) -> None:
