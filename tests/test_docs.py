@@ -14,6 +14,7 @@ command shown is exercised.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 
@@ -49,6 +50,16 @@ def test_every_page_is_in_the_index() -> None:
     linked = {target.partition("#")[0] for _, target in links(index)}
     unlisted = sorted(page.name for page in pages()[1:] if page.name != "README.md" and page.name not in linked)
     assert unlisted == [], f"add a row for each to the table of docs/README.md: {unlisted}"
+
+
+def test_every_test_file_is_in_the_testing_pages_table() -> None:
+    table = (ROOT / "docs" / "testing.md").read_text().partition("What the tests assert, by file:")[2]
+    named = set(re.findall(r"`(test_[\w*]+\.py)`", table.partition("\n\n\n")[0]))  # a name or a glob
+    files = {path.name for path in (ROOT / "tests").glob("test_*.py")}
+    unnamed = sorted(f for f in files if not any(fnmatch.fnmatch(f, n) for n in named))
+    assert unnamed == [], f"add each to the table of docs/testing.md (What the tests assert, by file): {unnamed}"
+    gone = sorted(n for n in named if not fnmatch.filter(files, n))
+    assert gone == [], f"docs/testing.md names test files that are gone: {gone}"
 
 
 #: Made-up pages are written ``a{md}`` here, so that the pointer check of this very file does not take them for
