@@ -105,6 +105,11 @@ class KeycloakAdmin:
     def client_secret(self, realm: str, client_id: str) -> str:
         return str(self.get(f"{self._client_path(realm, client_id)}/client-secret")["value"])
 
+    def example_userinfo(self, realm: str, client_id: str, username: str) -> dict[str, Any]:
+        """The userinfo ``username`` gets through ``client_id``, its mappers applied (scope evaluation)."""
+        return dict(self.get(f"{self._client_path(realm, client_id)}/evaluate-scopes/generate-example-userinfo",
+                             userId=self.user(realm, username)["id"], scope="openid"))
+
     # --- protocol mappers -----------------------------------------------------------
 
     def mappers(self, realm: str, client_id: str) -> list[dict[str, Any]]:

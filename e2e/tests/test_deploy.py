@@ -394,14 +394,15 @@ def test_12g_without_the_hubs_group_in_capsule_the_spawn_fails_naming_it(deploym
     assert not hub.api("users/frank")["servers"]
 
 
-def test_12h_a_remote_spawner_in_the_stack_sends_users_to_dossiers_spawner_page(deployment: Deployment) -> None:
+def test_12h_remote_spawners_in_the_stack_send_users_to_dossiers_spawner_page(deployment: Deployment) -> None:
     servers, stack, hub = deployment.servers, deployment.stack, deployment.notes["hub"]
     assert servers.keycloak and servers.realm
-    remote = {"name": "hpc", "class": "dossier.spawners.sshspawner.SSHSpawner",
-              "properties": {"host": "login.hpc.example.org"}, "parameters": {}, "tenants": [GROUP]}
-    stack.configure({"dossier:spawners": [remote]})
-    with Phase("up: a remote spawner"):
-        assert changes(stack.up().summary.resource_changes).get("create") == 1
+    remotes = [{"name": name, "class": "dossier.spawners.sshspawner.SSHSpawner",
+                "properties": {"host": f"login.{name}.example.org"}, "parameters": {}, "tenants": [GROUP]}
+               for name in ("hpc", "cloud")]
+    stack.configure({"dossier:spawners": remotes})
+    with Phase("up: two remote spawners"):
+        assert changes(stack.up().summary.resource_changes).get("create") == len(remotes)
     try:
         # A user who has not spawned yet: Dossier's spawner keeps the choice it made at a first spawn.
         admin, realm, password = servers.keycloak.admin(), servers.realm.realm, secrets.token_urlsafe(16)
@@ -416,13 +417,13 @@ def test_12h_a_remote_spawner_in_the_stack_sends_users_to_dossiers_spawner_page(
         assert page.status_code == 200 and "Spawner Selection" in page.text, page.text[:500]
         choices = re.findall(r"<input\s+type='radio'\s+name='spawner'\s+id='([^']*)'\s+value='([^']*)'", page.text)
         # Dossier efd8873's handler renders the Spawners' names, not the entries it builds: one choice per
-        # Spawner, its id and value empty, and no choice of its own default spawner (docs/e2e.md).
-        print(f"\nspawner page of gina with Spawner {remote['name']!r}: choices (id, value) {choices}")
-        assert choices == [("spawner-item-", "")], choices
+        # Spawner of the cluster, its id and value empty, and no choice of its own default spawner (docs/e2e.md).
+        print(f"\nspawner page of gina with Spawners {[r['name'] for r in remotes]}: choices (id, value) {choices}")
+        assert choices == [("spawner-item-", "")] * len(remotes), choices
     finally:
         stack.configure({"dossier:spawners": []})
-        with Phase("up: the remote spawner removed"):
-            assert changes(stack.up().summary.resource_changes).get("delete") == 1
+        with Phase("up: the remote spawners removed"):
+            assert changes(stack.up().summary.resource_changes).get("delete") == len(remotes)
 
 
 def test_12e_a_user_with_two_tenants_chooses_one(deployment: Deployment) -> None:

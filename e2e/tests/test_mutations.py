@@ -3,7 +3,7 @@
 Each mutation edits one line of a copy of the program under test (``e2e/stack.py``'s
 ``PROGRAM_ROOT``: this checkout, or ``DOSSIER_E2E_PROGRAM``) and deploys it with the
 real CLI and charts into a cluster of its own (API server, controllers, scheduler,
-kwok's nodes laid out as in ``test_deploy.py``; one Keycloak for all). The four run
+kwok's nodes laid out as in ``test_deploy.py``; one Keycloak for all). The five run
 at once: two of them spend most of their time waiting for pods that never come.
 The checks of ``test_deploy.py`` must fail on each, naming the cause:
 
@@ -27,7 +27,12 @@ rollback), those pods deleted and ``pulumi up`` once more.
 - ``hub-cannot-list-tenants``: the hub's ClusterRole loses ``list`` on Capsule's
   ``tenants`` (``components/jupyterhub.py``). ``pulumi up`` and the placement and
   policy checks pass; Dossier's hub, run from the chart's pods, fails a group
-  member's login with the API server's 403 (its authenticator lists the Tenants).
+  member's login with the API server's 403 (its authenticator lists the Tenants),
+  and an admin's spawn, where its spawner lists them.
+- ``tenants-mapper-single-valued``: the ``tenants`` mapper loses ``multivalued``
+  (``components/keycloak_client.py``). Everything deploys and Dossier's hub logs the
+  member in (it takes a string claim as it comes); the login check of ``test_deploy.py``
+  fails naming the claim: one role as a string where a list of the user's roles belongs.
 """
 
 from __future__ import annotations
@@ -93,7 +98,16 @@ MUTATIONS = (
              '"resources": ["tenants"], "verbs": ["get", "list"]}', '"resources": ["tenants"], "verbs": ["get"]}',
              ("login of bob (client role genomics) failed: bob not logged in, the hub failed: 500",
               "tenants.capsule.clastix.io is forbidden", "system:serviceaccount:jhub:hub",
-              "cannot list resource"), logs_in=True),
+              "cannot list resource",
+              # The spawn's own 403, not the login's again.
+              "alice (client roles admin, genomics) logged in, her spawn failed: 500; the hub logged: Reason: "
+              'Forbidden | HTTP response body: {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+              '"message":"tenants.capsule.clastix.io is forbidden: User \\"system:serviceaccount:jhub:hub\\" cannot '
+              'list resource \\"tenants\\"'), logs_in=True),
+    Mutation("tenants-mapper-single-valued", "components/keycloak_client.py",
+             "multivalued=True,", "multivalued=False,",
+             ("login of bob (client role genomics): claim 'tenants' is 'genomics' (str), expected a list of "
+              "['genomics']: is the mapper multivalued?",), logs_in=True),
 )
 
 
@@ -140,22 +154,51 @@ class Outcome:
     """The pods the recovery deleted (a StatefulSet's pods of the broken template)."""
 
 
+def forbidden(log: str) -> str:
+    """The hub's log lines that tell of a refusal by the API server."""
+    return " | ".join(line.strip() for line in log.splitlines() if "forbidden" in line.lower())[:2000]
+
+
 def hub_says(servers: Servers, supervisor: Supervisor, client_id: str, trust: Path) -> str:
-    """Dossier's hub from the chart's pods; bob, given the group's client role, logs in ("" if he does)."""
+    """Dossier's hub from the chart's pods, and the login check of ``test_deploy.py`` ("" if it passes).
+
+    bob, given the group's client role, logs in and his ``tenants`` claim is the list of his roles. If he
+    cannot log in, alice (roles ``admin`` and the group) does, whom Dossier admits without listing the
+    Tenants, and asks for a notebook.
+    """
     assert servers.cluster and servers.keycloak and servers.realm and servers.postgres
     api = servers.cluster.api_client()
     servers.postgres.create_chart_database(state.secret_data(api, state.NAMESPACE, "jhub-postgresql"))
     hub = start_hub(servers.cluster, supervisor, values=state.hub_chart_values(api, state.NAMESPACE),
                     database=servers.postgres, trust=trust, namespace=state.NAMESPACE)
+    admin, realm, users = servers.keycloak.admin(), servers.realm.realm, servers.realm.users
     try:
-        servers.keycloak.admin().assign_client_roles(servers.realm.realm, client_id, "bob", ["genomics"])
-        bob = login(hub, "bob", servers.realm.users["bob"], hub.oauth_callback_url)
+        admin.assign_client_roles(realm, client_id, "bob", ["genomics"])
+        bob = login(hub, "bob", users["bob"], hub.oauth_callback_url)
+        if bob.logged_in:
+            # The claim bob's login gave the hub: Keycloak's own evaluation of the client's mappers for him
+            # (the hub keeps it in the auth state, which only an admin's token reads, and a wrong claim
+            # makes no one an admin).
+            userinfo = admin.example_userinfo(realm, client_id, "bob")
+            try:
+                checks.assert_tenants_claim(userinfo, ["genomics"])
+            except AssertionError as failure:
+                return f"login of bob (client role genomics): {failure}"
+            return ""
+        said = f"login of bob (client role genomics) failed: {bob}; the hub logged: {forbidden(bob.hub_log)}"
+        admin.assign_client_roles(realm, client_id, "alice", ["admin", "genomics"])
+        alice = login(hub, "alice", users["alice"], hub.oauth_callback_url)
+        if not alice.logged_in or alice.session is None:
+            return f"{said}; login of alice (client roles admin, genomics) failed too: {alice}"
+        offset = hub.log_size()
+        # The spawn page runs Dossier's auth-state hook first, which finds the user's Tenant among those listed.
+        answer = alice.session.get(hub.url("hub/spawn"), allow_redirects=False, timeout=60)
+        if answer.status_code < 400:
+            return f"{said}; alice (client roles admin, genomics) logged in, her spawn was taken: {answer.status_code}"
+        return (f"{said}; alice (client roles admin, genomics) logged in, her spawn failed: {answer.status_code}; "
+                f"the hub logged: {forbidden(hub.log_since(offset))}")
     finally:
         hub.stop()
-    if bob.logged_in:
-        return ""
-    errors = [line.strip() for line in bob.hub_log.splitlines() if "forbidden" in line.lower()]
-    return f"login of bob (client role genomics) failed: {bob}; the hub logged: {' | '.join(errors)[:2000]}"
 
 
 def checks_say(stack: E2EStack, api: Any, name: str, hub: Callable[[], str] | None = None) -> str:

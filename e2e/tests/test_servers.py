@@ -328,14 +328,18 @@ def test_admin_helpers_assign_roles_and_change_the_mapper(keycloak: Keycloak, re
                                                          "protocolMapper": "oidc-usermodel-client-role-mapper",
                                                          "config": {"claim.name": "tenants", "multivalued": "true",
                                                                     "usermodel.clientRoleMapping.clientId": "hub",
-                                                                    "access.token.claim": "true"}}]})
+                                                                    "access.token.claim": "true",
+                                                                    "userinfo.token.claim": "true"}}]})
     hub = admin.client("dossier", "hub")
     for role in ("admin", "genomics"):
         admin.post(f"/dossier/clients/{hub['id']}/roles", {"name": role})
     admin.assign_client_roles("dossier", "hub", "alice", ["admin", "genomics"])
     assert admin.user_client_roles("dossier", "hub", "alice") == ["admin", "genomics"]
+    assert sorted(admin.example_userinfo("dossier", "hub", "alice")["tenants"]) == ["admin", "genomics"]
     admin.set_mapper_multivalued("dossier", "hub", "tenants", False)
     assert admin.mapper("dossier", "hub", "tenants")["config"]["multivalued"] == "false"
+    # Single-valued, the claim is one of the roles, as a string.
+    assert admin.example_userinfo("dossier", "hub", "alice")["tenants"] in ("admin", "genomics")
 
 
 def test_postgres_gets_the_chart_user_and_database_from_the_secret(postgres: Postgres) -> None:
