@@ -1,4 +1,4 @@
-"""Where each shell command shown in ``README.md`` and ``docs/*.md`` is exercised.
+"""Where each shell command shown in ``README.md``, ``docs/*.md`` and ``CHANGELOG.md`` is exercised.
 
 ``tests/test_docs.py`` reads every command of the docs' fenced ``sh``/``bash``/
 ``shell``/``console`` blocks (continued lines joined, comments dropped, spaces
@@ -180,7 +180,7 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "kubectl get tenant <name> -o jsonpath='{.metadata.finalizers}'"),
         None, "the toolchain has no kubectl, and no namespace controller here writes conditions: "
               "e2e/faults/destroy.py sets and removes the finalizer through the API"),
-    # Upgrading a stack deployed with RandomBytes hub secrets (operations.md, "Stable URNs").
+    # Upgrading a stack deployed with RandomBytes hub secrets (CHANGELOG.md, 0.1.0, "Upgrading").
     E2E(("pulumi state unprotect 'urn:pulumi:<stack>::dossier::dossier:jupyterhub:JupyterHub"
          "$random:index/randomBytes:RandomBytes::jupyterhub-cookie-secret'",),
         None, "an upgrade from a state written by the earlier program is not replayed by the e2e"),

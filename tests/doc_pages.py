@@ -1,8 +1,9 @@
 """Reading the project's Markdown pages: fenced blocks, shell commands, links and heading anchors.
 
 Used by ``tests/test_docs.py``, ``tests/test_doc_commands.py`` and the end-to-end
-tests that run documented commands. Pages are ``README.md`` and ``docs/*.md``;
-anchors follow GitHub's slugs. ``project_copy`` gives a documented command a
+tests that run documented commands. Pages are ``README.md`` and ``docs/*.md``; the
+changelog (``CHANGELOG.md``) is read with them for its commands and links (its
+**Upgrading** notes show commands too). Anchors follow GitHub's slugs. ``project_copy`` gives a documented command a
 copy of the project to run in.
 """
 
@@ -37,7 +38,13 @@ def project_copy(into: Path) -> Path:
 
 
 def pages() -> list[Path]:
+    """The documentation: the README, then ``docs/*.md``."""
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def shown_pages() -> list[Path]:
+    """The pages whose commands must be exercised and whose links must resolve: the docs and the changelog."""
+    return [*pages(), ROOT / "CHANGELOG.md"]
 
 
 def name(page: Path) -> str:
@@ -117,7 +124,7 @@ def commands(block: Block) -> Iterator[tuple[int, str]]:
 def documented_commands() -> dict[str, list[str]]:
     """Every shell command of the docs -> where it is shown (``page:line``)."""
     found: dict[str, list[str]] = {}
-    for page in pages():
+    for page in shown_pages():
         for block in blocks(page.read_text()):
             if block.info in SHELL:
                 for line, command in commands(block):

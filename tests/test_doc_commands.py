@@ -1,4 +1,4 @@
-"""Every shell command shown in ``README.md`` and ``docs/*.md`` is exercised.
+"""Every shell command shown in ``README.md``, ``docs/*.md`` and ``CHANGELOG.md`` is exercised.
 
 ``tests/doc_commands.py`` lists where: ``OFFLINE`` commands are run here, as
 written, each in its own copy of the project (sharing this tree's ``.venv``), and

@@ -2,7 +2,7 @@
 section written anywhere in the project, the index lists every page, the outputs page is the contract, and the
 docs' shell commands are read as a shell would.
 
-Pages: ``README.md`` and ``docs/*.md``, whoever wrote them. A relative link must
+Pages: ``README.md``, ``docs/*.md`` and ``CHANGELOG.md``, whoever wrote them. A relative link must
 point at a file or folder of the project, and an anchor at a heading (GitHub's
 slug) of the page it names. Outside links (comments of code, workflows, the
 Makefile and scripts; messages; prose), a pointer is one of the forms
@@ -31,6 +31,7 @@ from tests.doc_pages import (
     name,
     pages,
     project_text_files,
+    shown_pages,
     slug,
 )
 
@@ -40,7 +41,7 @@ def test_there_are_pages() -> None:
     assert {"README.md", "docs/README.md", "docs/configuration.md", "docs/operations.md"} <= names
 
 
-@pytest.mark.parametrize("page", pages(), ids=name)
+@pytest.mark.parametrize("page", shown_pages(), ids=name)
 def test_relative_links_and_anchors_resolve(page: Path) -> None:
     assert list(broken_links(page)) == []
 
