@@ -1,5 +1,13 @@
 """The published charts the e2e stack installs (z2jh 2.0.0, bitnami/postgresql 12.2.1), checked against pins.
 
+Which charts: the versions the program deploys unless a stack sets ``chartVersion``
+(``offline/validate.py: DEFAULT_CHART_VERSIONS``), which the e2e stack does not set.
+Their pins are the ``archive`` of their entries in ``pins.yaml`` (read by
+``offline/pins.py``, described in docs/upgrades.md, "The pins file"): the URL of
+the archive the chart repository serves and its SHA-256, so that pinning another
+chart version is an edit of that one file. A chart version ``pins.yaml`` does not
+pin, or pins without its archive, is refused naming the entry to add (``archives``).
+
 They are found as ``make plan`` finds its pinned files (``offline/schemas.py``,
 docs/schemas.md): in ``DOSSIER_UPSTREAM/charts/``, in the per-user cache
 (``<cache>/charts/``), or downloaded from the public chart repository and
@@ -8,8 +16,8 @@ refused, whatever its source, and named.
 
 - ``jupyterhub-2.0.0.tgz`` is pinned byte for byte: its SHA-256 is the
   ``digest`` of its entry in the chart repository's ``index.yaml``.
-- ``postgresql`` (12.2.1, with ``common`` 2.2.3 in its ``charts/``) is an
-  unpacked chart folder, pinned by a digest of what Helm renders from it
+- ``postgresql`` (12.2.1, with ``common`` 2.2.3 in its ``charts/``; ``unpacked: true``
+  in its pin) is an unpacked chart folder, pinned by a digest of what Helm renders from it
   (``rendered_digest``): ``Chart.yaml`` (parsed), ``values.yaml``,
   ``values.schema.json`` and ``templates/``, and the same of each dependency
   under ``charts/``, unpacked or packed. The archive the chart repository
@@ -30,41 +38,36 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 import yaml
 
-from offline import schemas
-
-
-@dataclass(frozen=True)
-class ChartPin:
-    """A chart as the e2e stack installs it: its entry in a mirror, where it is published, its digest."""
-
-    entry: str
-    """The name in a mirror and under ``charts/`` of ``DOSSIER_UPSTREAM``: an archive, or a chart folder."""
-    url: str
-    sha256: str
-    """``.tgz`` entries: of the file; folders: ``rendered_digest``."""
-
-    @property
-    def packed(self) -> bool:
-        return self.entry.endswith(".tgz")
-
-
-#: The two charts and their pins: the only place they are written down.
-CHARTS = (
-    ChartPin("jupyterhub-2.0.0.tgz", "https://jupyterhub.github.io/helm-chart/jupyterhub-2.0.0.tgz",
-             "a96fd0a77816c3f78dde8f7863771216f2760fddadc8ff9b20039be6fa2c5af7"),
-    ChartPin("postgresql", "https://charts.bitnami.com/bitnami/postgresql-12.2.1.tgz",
-             "2a2a58bc6ea27e9dd5b1360f9bdc3c523f2dd5283dbd8bf371a13ba414774514"),
-)
+from offline import pins, schemas, validate
+from offline.pins import ArchivePin as ChartPin
 
 
 class ChartUnavailable(Exception):  # noqa: N818 - reads as what happened
-    """No source gave a chart that matches its pin; the message says what each source answered."""
+    """No source gave a chart that matches its pin (the message says what each source answered), or no pin."""
+
+
+def archive(chart: str, version: str, pinned: pins.Pins | None = None) -> ChartPin:
+    """The pinned archive of ``chart`` at ``version`` (``pinned``: default, the project's ``pins.yaml``)."""
+    pinned = pinned or pins.current()
+    entry = pinned.chart(chart, version)
+    if entry is None:
+        raise ChartUnavailable(f"pins.yaml pins no {chart} {version}: add its entry to `charts` "
+                               "(docs/upgrades.md, \"The procedure\")")
+    if entry.archive is None:
+        raise ChartUnavailable(f"pins.yaml pins {chart} {version} without its archive, which make e2e installs: "
+                               "add `archive` (url, sha256) to its entry (docs/upgrades.md, \"The pins file\")")
+    return entry.archive
+
+
+def archives(versions: Mapping[str, str] | None = None, pinned: pins.Pins | None = None) -> tuple[ChartPin, ...]:
+    """The pinned archives of ``versions`` (chart -> version; default: what the program deploys), in that order."""
+    versions = validate.DEFAULT_CHART_VERSIONS if versions is None else versions
+    return tuple(archive(chart, version, pinned) for chart, version in versions.items())
 
 
 # --- what Helm renders from a chart ----------------------------------------------------------
@@ -183,10 +186,15 @@ def find(pin: ChartPin, sources: schemas.Sources | None = None) -> Path:
     return _store(pin, data, cache)
 
 
-def mirror(folder: Path, sources: schemas.Sources | None = None) -> Path:
-    """Both charts in ``folder`` (created), checked: a local chart mirror as ``helm pull`` fills one."""
+def mirror(folder: Path, sources: schemas.Sources | None = None, versions: Mapping[str, str] | None = None,
+           pinned: pins.Pins | None = None) -> Path:
+    """The charts of ``versions`` in ``folder`` (created), checked: a local chart mirror as ``helm pull`` fills one.
+
+    ``versions`` defaults to both charts at the versions the program deploys; ``pinned``, to ``pins.yaml``.
+    """
+    wanted = archives(versions, pinned)  # every pin, before anything is copied
     folder.mkdir(parents=True, exist_ok=True)
-    for pin in CHARTS:
+    for pin in wanted:
         source = find(pin, sources)
         if source.is_dir():
             shutil.copytree(source, folder / pin.entry, dirs_exist_ok=True)

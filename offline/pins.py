@@ -5,6 +5,8 @@ Three lists (``docs/upgrades.md`` describes every field):
 - ``charts``: per chart and version, how its values are checked (``schema``: the
   values over the chart's defaults against its values schema; ``keys``: every key
   must be a key of the chart's ``values.yaml``) and the pinned files that check reads;
+  optionally the published chart itself (``archive``: its URL and SHA-256), which
+  ``make e2e`` installs from a local chart mirror (``e2e/charts.py``);
 - ``crds``: per apiVersion and kind, the pinned CRD schema its objects are checked
   against, and the CRD a cluster serves them from (``make plan SCHEMAS=cluster``);
 - ``references``: Dossier's reference values per chart (``docs/parity.md``).
@@ -106,6 +108,15 @@ def _form_of(file: str) -> Form | None:
     return "json" if file.endswith(".json") else "yaml" if file.endswith((".yaml", ".yml")) else None
 
 
+class ArchiveEntry(_Entry):
+    """The published chart: the ``.tgz`` its repository serves, kept packed or unpacked in a chart mirror."""
+
+    url: Url
+    sha256: Sha256
+    unpacked: bool = Field(False, description="kept as `helm pull --untar` leaves it; sha256 is then of what "
+                                              "Helm renders from it (e2e/charts.py: rendered_digest)")
+
+
 class ChartEntry(_Entry):
     chart: Name
     version: Version
@@ -113,6 +124,7 @@ class ChartEntry(_Entry):
     check: Check
     values: FileEntry
     schema_: FileEntry | None = Field(None, alias="schema")
+    archive: ArchiveEntry | None = None
 
     @model_validator(mode="after")
     def _schema_for_a_schema_check(self) -> ChartEntry:
@@ -153,8 +165,24 @@ class PinsDocument(_Entry):
 
 
 @dataclass(frozen=True)
+class ArchivePin:
+    """A published chart as a local chart mirror holds it (``helm pull``), where it is published, its digest."""
+
+    #: The name in a mirror and under ``charts/`` of ``DOSSIER_UPSTREAM``: ``<chart>-<version>.tgz``, or the
+    #: folder ``<chart>`` (``helm pull --untar``), the two layouts a mirror is read in (components/config_charts.py).
+    entry: str
+    url: str
+    #: ``.tgz`` entries: of the file; folders: of what Helm renders from it (``e2e/charts.py: rendered_digest``).
+    sha256: str
+
+    @property
+    def packed(self) -> bool:
+        return self.entry.endswith(".tgz")
+
+
+@dataclass(frozen=True)
 class ChartPin:
-    """How the values of one chart version are checked, and against which pinned files."""
+    """How the values of one chart version are checked, against which pinned files, and its published archive."""
 
     chart: str
     version: str
@@ -162,6 +190,7 @@ class ChartPin:
     check: Check
     values: str
     schema: str | None
+    archive: ArchivePin | None = None
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -265,6 +294,11 @@ def _duplicates(document: PinsDocument) -> list[str]:
     for index, reference in enumerate(document.references):
         once(files, reference.values.file, f"references[{index}] ({reference.chart}): values",
              f"file {reference.values.file}")
+    archives: dict[Any, str] = {}
+    for index, chart in enumerate(document.charts):
+        if chart.archive is not None:  # a copied entry whose URL was not changed
+            once(archives, chart.archive.url, f"charts[{index}] ({chart.chart} {chart.version}): archive",
+                 f"archive {chart.archive.url}")
     charts: dict[Any, str] = {}
     for index, chart in enumerate(document.charts):
         once(charts, (chart.chart, chart.version), f"charts[{index}] ({chart.chart} {chart.version})",
@@ -277,6 +311,13 @@ def _duplicates(document: PinsDocument) -> list[str]:
     for index, reference in enumerate(document.references):
         once(references, reference.chart, f"references[{index}] ({reference.chart})", f"chart {reference.chart}")
     return problems
+
+
+def _archive(chart: ChartEntry) -> ArchivePin | None:
+    if chart.archive is None:
+        return None
+    entry = chart.chart if chart.archive.unpacked else f"{chart.chart}-{chart.version}.tgz"
+    return ArchivePin(entry, chart.archive.url, chart.archive.sha256)
 
 
 def load(path: Path = PINS_FILE) -> Pins:
@@ -305,7 +346,8 @@ def load(path: Path = PINS_FILE) -> Pins:
     return Pins(
         files=files,
         charts={(c.chart, c.version): ChartPin(c.chart, c.version, c.title or c.chart, c.check, c.values.file,
-                                               c.schema_.file if c.schema_ else None) for c in document.charts},
+                                               c.schema_.file if c.schema_ else None, _archive(c))
+                for c in document.charts},
         crds={(c.apiVersion, c.kind): CrdPin(c.apiVersion, c.kind, c.crd, c.schema_.file, c.release)
               for c in document.crds},
         references={r.chart: r.values.file for r in document.references},

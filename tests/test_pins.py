@@ -95,12 +95,22 @@ BAD = {
                           ["charts[1] (postgresql 12.2.1): schema: file z2jh-2.0.0.values.schema.json is pinned "
                            "already by charts[0] (jupyterhub 2.0.0): schema"]),
     "key-twice": (_edit("    check: schema\n", "    check: schema\n    check: keys\n"),
-                  ["line 24, column 5: not valid YAML: key 'check' given twice (lines 23 and 24)"]),
+                  ["line 27, column 5: not valid YAML: key 'check' given twice (lines 26 and 27)"]),
     "a-tab": (_edit("    check: keys\n", "\tcheck: keys\n"),
-              ["line 38, column 1: not valid YAML: found character '\\t' that cannot start any token"]),
+              ["line 44, column 1: not valid YAML: found character '\\t' that cannot start any token"]),
     "release-without-version": (_edit("release: Contour 1.24.0", "release: Contour"),
                                 ["crds[1] (HTTPProxy projectcontour.io/v1): release: expected <project> <version>, "
                                  "such as Contour 1.24.0", "(got 'Contour')"]),
+    "archive-short-sha": (_edit("sha256: a96fd0a77816c3f78dde8f7863771216f2760fddadc8ff9b20039be6fa2c5af7",
+                                "sha256: a96fd0a7"),
+                          ["charts[0] (jupyterhub 2.0.0): archive.sha256: expected 64 lower-case hexadecimal digits"]),
+    "archive-misspelt-key": (_edit("      unpacked: true", "      unpack: true"),
+                             ["charts[1] (postgresql 12.2.1): archive.unpack: unknown key"]),
+    "archive-copied-without-its-url": (
+        _edit("url: https://charts.bitnami.com/bitnami/postgresql-12.2.1.tgz",
+              "url: https://jupyterhub.github.io/helm-chart/jupyterhub-2.0.0.tgz"),
+        ["charts[1] (postgresql 12.2.1): archive: archive https://jupyterhub.github.io/helm-chart/jupyterhub-2.0.0.tgz "
+         "is pinned already by charts[0] (jupyterhub 2.0.0): archive"]),
     "every-problem-at-once": (
         lambda text: _edit(SCHEMA_SHA, "x")(_edit("kind: HTTPProxy", "kind: httpproxy")(text)),
         ["charts[0] (jupyterhub 2.0.0): schema.sha256: expected 64 lower-case",
@@ -120,6 +130,24 @@ def test_a_bad_pins_file_is_refused_naming_the_entry(case: str, tmp_path: Path) 
     for text in expected:
         assert text in message, message
     assert len(refused.value.problems) == (2 if case in ("misspelt-key", "every-problem-at-once") else 1), message
+
+
+def test_a_chart_entry_carries_its_published_archive(tmp_path: Path) -> None:
+    # What make e2e installs (e2e/charts.py): a packed archive is kept as <chart>-<version>.tgz, an unpacked one as
+    # the folder <chart>, the two layouts a local chart mirror is read in; an entry may leave it out.
+    pinned = pins.load()
+    hub, database = pinned.chart("jupyterhub", "2.0.0"), pinned.chart("postgresql", "12.2.1")
+    assert hub is not None and hub.archive == pins.ArchivePin(
+        "jupyterhub-2.0.0.tgz", "https://jupyterhub.github.io/helm-chart/jupyterhub-2.0.0.tgz",
+        "a96fd0a77816c3f78dde8f7863771216f2760fddadc8ff9b20039be6fa2c5af7")
+    assert database is not None and database.archive is not None
+    assert (database.archive.entry, database.archive.packed) == ("postgresql", False)
+    path = tmp_path / "pins.yaml"
+    document = yaml.safe_load(PROJECT_PINS)
+    document["charts"] += yaml.safe_load(NEW_PIN.read_text())["charts"]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    upgraded = pins.load(path).chart("jupyterhub", NEW_VERSION)
+    assert upgraded is not None and upgraded.archive is None
 
 
 def test_the_project_pins_file_loads_unchanged(tmp_path: Path) -> None:
