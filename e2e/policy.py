@@ -1,7 +1,7 @@
-"""The policy pack in a stack's project folder, as a checkout holds it and README step 4 sets it up.
+"""The policy pack in a stack's project folder, as a checkout holds it and the README sets it up.
 
 ``add_pack(project)`` copies ``policy/`` (without a virtualenv) into the project;
-``setup_command()`` is README step 4's command that makes the pack's virtualenv
+``setup_command()`` is the command of README "Deploy in five steps" that makes the pack's virtualenv
 (``policy/.venv``, the one its ``PulumiPolicy.yaml`` names), read from the page.
 """
 
@@ -21,7 +21,7 @@ def readme_policy_commands() -> list[str]:
 
 
 def setup_command() -> str:
-    """README step 4's command that makes the pack's virtualenv (from PyPI)."""
+    """The README's command that makes the pack's virtualenv (from PyPI), in its review step."""
     (command,) = [c for c in readme_policy_commands() if "policy/requirements.txt" in c]
     return command
 

@@ -97,7 +97,8 @@ E2E_COMMANDS: tuple[E2E, ...] = (
          "pulumi config set --path dossier:keycloak.url https://auth.example.org",
          "pulumi config set --secret keycloak:clientSecret '<secret>'"),
         "e2e/tests/test_first_day.py::test_first_day_as_documented_with_the_real_cli"),
-    # The policy pack (README steps 4 and 5, operations.md), read from the pages and run as written on a stack
+    # The policy pack (README "Deploy in five steps": review, apply; operations.md), read from the pages and run as
+    # written on a stack
     # `prod` of the e2e servers; then refused on the same stack with protectData false.
     E2E(("python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt",),
         "e2e/tests/test_policy_pack.py::test_01_the_policy_packs_environment_as_documented"),

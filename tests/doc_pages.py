@@ -241,6 +241,31 @@ def pointers(text: str) -> Iterator[Pointer]:
             yield Pointer(number, match["page"], match["anchor"] or "", titles)
 
 
+#: A step of another page's numbered list, pointed at by its number (``README step N``, ``README's steps N and M``,
+#: ``README <section title>, step N``, ``step N of the README``, ``[step N](../README.md#<section>)``, with digits for
+#: N). The number names another step as soon as one is added or removed above it, and no check can tell: point at
+#: the section and say what the step does instead. Words may be split by a line break, in a comment too.
+_GAP = r"(?:[ \t]*\n[ \t]*(?:#:?|//|\*)?[ \t]*|[ \t]+)"
+_PAGE = r"(?:README|[\w./-]*\.md)(?:#[\w-]+)?"
+_NUMBER = rf"[Ss]teps?{_GAP}\d+(?:{_GAP}?(?:,|and|to|-){_GAP}?\d+)*\b"
+_STEP_POINTER = re.compile(
+    rf"{_PAGE}(?:'s)?(?:,?{_GAP}?\(?\\?\"[^\"\n\\]+\\?\"\)?)?,?{_GAP}{_NUMBER}"
+    rf"|{_NUMBER}{_GAP}of{_GAP}(?:the{_GAP})?{_PAGE}"
+    rf"|\[{_NUMBER}[^\]]*\]\([^)]*{_PAGE}"
+)
+
+
+def step_pointers(path: Path, root: Path = ROOT) -> Iterator[str]:
+    """Pointers in ``path`` to a page's step by its number (``_STEP_POINTER``), wherever a line breaks them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return
+    for match in _STEP_POINTER.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        yield f"{path.relative_to(root)}:{line}: {re.sub(_GAP, ' ', match.group(0))}"
+
+
 def project_text_files(root: Path = ROOT) -> list[Path]:
     """The project's own text files (no virtualenvs, builds, caches or lock files)."""
     found = []

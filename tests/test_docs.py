@@ -33,6 +33,7 @@ from tests.doc_pages import (
     project_text_files,
     shown_pages,
     slug,
+    step_pointers,
 )
 
 
@@ -127,6 +128,38 @@ def test_the_pointer_check_finds_broken_pointers(tmp_path: Path) -> None:
         f"code.py:4: docs/gone{MD}: no such page",
         f'code.py:4: ops{MD}, "Nope": no section "Nope" in docs/ops{MD}',
     ]
+
+
+def test_no_pointer_names_a_step_by_its_number() -> None:
+    problems = [problem for path in project_text_files() for problem in step_pointers(path)]
+    assert problems == [], "a step named by its number points at another step once the list changes: point at " \
+                           "the section and say what the step does:\n  " + "\n  ".join(problems)
+
+
+def test_the_step_pointer_check_finds_numbered_steps(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "docs").mkdir(parents=True)
+    (root / "code.py").write_text(_page(
+        "# made as {readme} step 4 says\n"
+        '# {readme} "Deploy in five steps", step 3: set your names\n'
+        "# {readme}'s steps 4 and 5, as written\n"
+        "# see docs/ops{md} step\n# 2 (a line break between)\n"
+        "# fine: {readme} \"Deploy in five steps\", the review; this list's step 2; 3 steps\n"
+    ))
+    (root / "docs" / f"a{MD}").write_text(_page(
+        "As [step 3 of the {readme}](../{readme}{md}#deploy) and [step 3](../{readme}{md}#deploy) say;\n"
+        "steps 4 and 5 of the {readme} as written. Below, do step 1 first.\n"
+    ))
+    found = sorted(problem for path in project_text_files(root) for problem in step_pointers(path, root))
+    assert found == sorted([
+        _page("code.py:1: {readme} step 4"),
+        _page('code.py:2: {readme} "Deploy in five steps", step 3'),
+        _page("code.py:3: {readme}'s steps 4 and 5"),
+        f"code.py:4: docs/ops{MD} step 2",
+        _page("docs/a{md}:1: [step 3 of the {readme}](../{readme}{md}#deploy"),
+        _page("docs/a{md}:1: [step 3](../{readme}{md}#deploy"),
+        _page("docs/a{md}:2: steps 4 and 5 of the {readme}"),
+    ])
 
 
 def test_no_issue_numbers() -> None:

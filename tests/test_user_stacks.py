@@ -1,7 +1,7 @@
 """A team that follows the deploy steps on its own stack files keeps ``make test`` and ``make plan`` green.
 
-README "Deploy in five steps", step 3: set your names in ``Pulumi.prod.yaml`` and the
-Keycloak provider's secret with ``pulumi config set --secret``. A team does the same in
+README "Deploy in five steps", the step after the stack is made: set your names in
+``Pulumi.prod.yaml`` and the Keycloak provider's secret with ``pulumi config set --secret``. A team does the same in
 ``Pulumi.dev.yaml`` and drops the example research group. Here that is done in a copy of
 the project (``tests/doc_pages.project_copy``, sharing this tree's ``.venv``) made a git
 repository as a team's clone is, and then the commands the pages give for a changed stack
@@ -77,7 +77,7 @@ def _as_the_cli_writes(value: Any) -> Any:
 
 
 def set_your_names(stack_file: Path, names: dict[str, Any], *, drop: tuple[str, ...] = ()) -> None:
-    """Step 3 on ``stack_file``: the team's names, the secret set (stored ``secure:``), ``drop`` removed."""
+    """The deploy steps' edit of ``stack_file``: the team's names, the secret set (``secure:``), ``drop`` removed."""
     document = yaml.safe_load(stack_file.read_text())
     config: dict[str, Any] = document["config"]
     for key in drop:

@@ -1,6 +1,6 @@
 """The policy pack under the real CLI: the documented commands as written, the pull-request workflow's preview.
 
-One stack ``prod`` (the stack README step 2 creates, and one of those the
+One stack ``prod`` (the stack README "Deploy in five steps" creates, and one of those the
 pull-request workflow previews) of the unmodified program, deployed into the
 run's API server and Keycloak with ``protectData: true``. Its project folder
 is a copy of the program (``e2e/stack.py``) with what the documented commands
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.e2e
 
 STACK = "prod"
 GROUP = "genomics"
-#: README steps 4 and 5: the policy pack's environment, the preview and the update.
+#: README "Deploy in five steps", review and apply: the policy pack's environment, the preview and the update.
 VENV = "python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt"
 PREVIEW, UP = "pulumi preview --diff --policy-pack policy", "pulumi up --policy-pack policy"
 #: docs/operations.md: the pack with any preview, and previews with checkpoints skipped.

@@ -231,7 +231,8 @@ def test_06_the_pull_request_preview_during_a_deploy(shared: Shared, tmp_path: P
                            "KUBECONFIG_PROD": shared.servers.cluster.kubeconfig.read_text()},
                "vars": {"PULUMI_BACKEND_URL": shared.store.backend_url()}, "matrix": {"stack": SECOND.stack}}
     preview = workflow.plan(context, tmp_path)
-    # The step passes --policy-pack policy: the checkout's pack, its virtualenv made as README step 4 says (the
+    # The step passes --policy-pack policy: the checkout's pack, its virtualenv made as README "Deploy in five steps"
+    # says (the
     # install step does the same, but over the checkout's .venv, which links to the e2e's).
     policy.add_pack(pr.project)
     made = subprocess.run(["bash", "-c", policy.setup_command()], cwd=pr.project, capture_output=True, text=True,
