@@ -8,7 +8,9 @@ running something the workflow does not say.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -56,28 +58,105 @@ def test_given_the_checkout_the_install_step_runs_there(tmp_path: Path) -> None:
     assert (checkout / "policy" / ".venv" / "bin" / "pip").is_file()
 
 
-def _changed_workflow(tmp_path: Path, change: str) -> Path:
+def _changed_workflow(tmp_path: Path, change: Callable[[dict[Any, Any], dict[str, Any], int], None]) -> Path:
+    """A copy of preview.yml with ``change(workflow, job, index of the preview step)`` made to it."""
     document = yaml.safe_load(workflow.WORKFLOW.read_text())
     job, index = workflow.preview_job()
     name = next(n for n, j in document["jobs"].items() if j == job)
-    step = document["jobs"][name]["steps"][index]
-    if change == "input":
-        step["with"]["refresh"] = True
-    else:
-        step["env"]["PULUMI_SKIP_CHECKPOINTS"] = "false"
+    change(document, document["jobs"][name], index)
     path = tmp_path / "preview.yml"
     path.write_text(yaml.safe_dump(document))
     return path
 
 
 def test_an_input_the_runner_does_not_know_fails(tmp_path: Path) -> None:
+    def refresh(document: dict[Any, Any], job: dict[str, Any], index: int) -> None:
+        job["steps"][index]["with"]["refresh"] = True
+
     with pytest.raises(workflow.WorkflowError, match="inputs this runner does not know: refresh"):
-        workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, "input"))
+        workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, refresh))
 
 
 def test_the_steps_env_comes_from_the_file(tmp_path: Path) -> None:
-    changed = workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, "env"))
+    def checkpoints(document: dict[Any, Any], job: dict[str, Any], index: int) -> None:
+        job["steps"][index]["env"]["PULUMI_SKIP_CHECKPOINTS"] = "false"
+
+    changed = workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, checkpoints))
     assert changed.env["PULUMI_SKIP_CHECKPOINTS"] == "false"
+
+
+def test_the_workflows_env_reaches_every_step_under_the_jobs_and_the_steps(tmp_path: Path) -> None:
+    def envs(document: dict[Any, Any], job: dict[str, Any], index: int) -> None:
+        document["env"] = {"FROM_WORKFLOW": "${{ vars.PULUMI_BACKEND_URL }}", "LEVEL": "workflow",
+                           "PULUMI_SKIP_CHECKPOINTS": "workflow"}
+        job["env"] = {"LEVEL": "job"}
+        # A run step before the preview sees the workflow's env: what it appends reaches the preview.
+        job["steps"].insert(index, {"name": "seen", "run": 'echo "SEEN=$FROM_WORKFLOW/$LEVEL" >> "$GITHUB_ENV"'})
+
+    preview = workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, envs))
+    url = CONTEXT["vars"]["PULUMI_BACKEND_URL"]
+    assert preview.env["FROM_WORKFLOW"] == url and preview.env["SEEN"] == f"{url}/job"
+    assert preview.env["LEVEL"] == "job" and preview.env["PULUMI_SKIP_CHECKPOINTS"] == "true"
+
+
+def _set(*path: Any, value: Any) -> Callable[[dict[Any, Any], dict[str, Any], int], None]:
+    """A change setting ``value`` at ``path``: from the workflow (``"workflow"``), the job (``"job"``) or a step
+    (``"step", i``: the i-th step before the preview, -1 the preview step itself)."""
+    def change(document: dict[Any, Any], job: dict[str, Any], index: int) -> None:
+        where: Any = {"workflow": document, "job": job}.get(path[0])
+        rest = path[1:]
+        if path[0] == "step":
+            where, rest = job["steps"][index + 1 + path[1] if path[1] < 0 else path[1]], path[2:]
+        for key in rest[:-1]:
+            where = where.setdefault(key, {})
+        where[rest[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (_set("workflow", "defaults", "run", "working-directory", value="sub"),
+     "the workflow's defaults.run.working-directory: sub"),
+    (_set("workflow", "defaults", "run", "shell", value="sh"), "the workflow's defaults.run.shell: sh"),
+    (_set("job", "defaults", "run", "working-directory", value="sub"),
+     "job 'preview': defaults.run.working-directory: sub"),
+    (_set("job", "defaults", "run", "shell", value="pwsh"), "job 'preview': defaults.run.shell: pwsh"),
+    (_set("step", 3, "working-directory", value="sub"), "step 'Write the kubeconfig': working-directory"),
+    (_set("step", 3, "shell", value="sh"), "step 'Write the kubeconfig': shell: sh"),
+    (_set("step", 3, "if", value="false"), "step 'Write the kubeconfig': if"),
+    (_set("step", -1, "continue-on-error", value=True), "step 'pulumi preview --policy-pack policy': "
+                                                        "continue-on-error"),
+    (_set("step", 0, "uses", value="some/action@v1"), "uses some/action@v1"),
+    (_set("job", "container", value="ubuntu"), "job 'preview': container"),
+    (_set("workflow", "run-name", value="x"), "the workflow's run-name"),
+])
+def test_what_the_runner_does_not_interpret_fails_naming_it(tmp_path: Path, change: Any, named: str) -> None:
+    with pytest.raises(workflow.WorkflowError, match="does not interpret") as raised:
+        workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, change))
+    assert named in str(raised.value)
+
+
+def test_the_real_workflow_holds_nothing_uninterpreted() -> None:
+    document = yaml.safe_load(workflow.WORKFLOW.read_text())
+    job, index = workflow.preview_job()
+    name = next(n for n, j in document["jobs"].items() if j == job)
+    assert workflow.not_interpreted(document, name, job, index) == []
+    # Its defaults say shell: bash, which this runner honours (pipefail: a failing pipe fails the step).
+    assert document["defaults"] == {"run": {"shell": "bash"}}
+
+
+def test_a_step_without_a_named_shell_runs_as_githubs_default(tmp_path: Path) -> None:
+    # No defaults anywhere: GitHub's bash -e, without pipefail, so a failing pipe's head does not fail the step.
+    def unnamed(document: dict[Any, Any], job: dict[str, Any], index: int) -> None:
+        del document["defaults"]
+        job["steps"].insert(index, {"name": "pipe", "run": 'false | true; echo "PIPED=yes" >> "$GITHUB_ENV"'})
+
+    assert workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, unnamed)).env["PIPED"] == "yes"
+
+    def named(document: dict[Any, Any], job: dict[str, Any], index: int) -> None:
+        job["steps"].insert(index, {"name": "pipe", "run": 'false | true; echo "PIPED=yes" >> "$GITHUB_ENV"'})
+
+    with pytest.raises(workflow.WorkflowError, match="step 'pipe' failed"):
+        workflow.plan(CONTEXT, tmp_path, _changed_workflow(tmp_path, named))
 
 
 def test_a_run_on_a_default_port_off_loopback_or_on_the_others_port_is_named() -> None:

@@ -12,6 +12,17 @@ secrets.X }}``, ``${{ vars.X }}``, ``${{ matrix.X }}`` and their ``==``, ``&&``,
 ``||``). An input this module does not know fails the run, so a new input in the
 workflow cannot be skipped silently.
 
+The environment is the workflow's ``env``, then the job's, then the step's, each
+over the one before (as GitHub merges them). Whatever else could change what a step
+does is checked, not ignored: ``defaults.run`` (the workflow's or the job's) may only
+say ``shell: bash``, which is how every ``run`` step runs here; a step may hold only
+``name``, ``id``, ``env``, ``run`` with ``shell: bash``, or ``uses`` with ``with``; a
+``uses`` step before the preview must be ``actions/checkout`` or
+``actions/setup-python``; the workflow and the job may hold only the keys listed in
+``WORKFLOW_KEYS`` and ``JOB_KEYS``. Anything else (a ``working-directory``, another
+``shell``, an ``if:``, ``continue-on-error``, a ``container``, another action) fails
+``plan`` with a ``WorkflowError`` naming it and where it is.
+
 ``policyPacks`` become ``--policy-pack`` options: the project needs the pack
 (``policy/`` and its virtualenv), as a runner's checkout has it after the install
 step. That step runs too when ``plan`` is given the checkout (a copy of the
@@ -43,6 +54,12 @@ ACTION = "pulumi/actions@"
 GITHUB_ONLY = ("comment-on-pr", "github-token")
 #: Steps a runner needs that this machine has already (the e2e's virtualenv, the checkout), unless asked for.
 NOT_RUN = {"Install the program and the policy pack": "the e2e's .venv holds the same requirements"}
+#: Keys of the workflow, the job and a step that change nothing of what the preview step runs here.
+WORKFLOW_KEYS = {"name", "on", True, "permissions", "concurrency", "defaults", "env", "jobs"}  # YAML 1.1: on is True
+JOB_KEYS = {"name", "needs", "runs-on", "timeout-minutes", "permissions", "strategy", "steps", "defaults", "env"}
+STEP_KEYS = {"name", "id", "env", "run", "shell", "uses", "with"}
+#: Actions a step before the preview may use: this machine has what they give (the checkout, Python 3.11).
+SETUP_ACTIONS = ("actions/checkout@", "actions/setup-python@")
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _NAME = re.compile(r"\b(secrets|vars|matrix|github|env)\.([A-Za-z_][A-Za-z0-9_-]*)")
 
@@ -73,14 +90,44 @@ def evaluate(text: str, context: Mapping[str, Mapping[str, str]]) -> str:
     return _EXPRESSION.sub(one, text)
 
 
-def preview_job(workflow: Path = WORKFLOW) -> tuple[dict[str, Any], int]:
-    """The job holding the ``pulumi/actions`` preview step, and that step's index."""
+def _workflow_and_job(workflow: Path) -> tuple[dict[str, Any], str, dict[str, Any], int]:
+    """The workflow, the name of the job holding the ``pulumi/actions`` preview step, the job, the step's index."""
     document = yaml.safe_load(workflow.read_text())
-    for job in (document.get("jobs") or {}).values():
+    for name, job in (document.get("jobs") or {}).items():
         for index, step in enumerate(job.get("steps") or []):
             if str(step.get("uses", "")).startswith(ACTION) and (step.get("with") or {}).get("command") == "preview":
-                return job, index
+                return document, name, job, index
     raise WorkflowError(f"{workflow.name}: no step uses {ACTION} with command: preview")
+
+
+def preview_job(workflow: Path = WORKFLOW) -> tuple[dict[str, Any], int]:
+    """The job holding the ``pulumi/actions`` preview step, and that step's index."""
+    _, _, job, index = _workflow_and_job(workflow)
+    return job, index
+
+
+def not_interpreted(document: Mapping[Any, Any], name: str, job: Mapping[str, Any], index: int) -> list[str]:
+    """What of the workflow, the preview's job and its steps up to the preview this runner would not honour.
+
+    Each named with where it is (see the module doc); ``[]``: it runs them as GitHub would.
+    """
+    found = [f"the workflow's {key}" for key in document if key not in WORKFLOW_KEYS]
+    found += [f"job {name!r}: {key}" for key in job if key not in JOB_KEYS]
+    for where, defaults in (("the workflow's", document.get("defaults")), (f"job {name!r}:", job.get("defaults"))):
+        for key, value in (defaults or {}).items():
+            if key != "run":
+                found.append(f"{where} defaults.{key}")
+                continue
+            found += [f"{where} defaults.run.{k}: {v}" for k, v in (value or {}).items()
+                      if not (k == "shell" and v == "bash")]
+    for position, step in enumerate(job["steps"][:index + 1]):
+        label = f"job {name!r}, step {step.get('name') or step.get('uses') or position + 1!r}:"
+        found += [f"{label} {key}" for key in step if key not in STEP_KEYS]
+        if "shell" in step and step["shell"] != "bash":
+            found.append(f"{label} shell: {step['shell']}")
+        if "uses" in step and position < index and not str(step["uses"]).startswith(SETUP_ACTIONS):
+            found.append(f"{label} uses {step['uses']}")
+    return found
 
 
 @dataclass
@@ -103,8 +150,13 @@ def plan(context: Mapping[str, Mapping[str, str]], runner_temp: Path,
     ``checkout``: run every ``run`` step there, the install step included (the folder must hold no
     virtualenv: the step creates them).
     """
-    job, index = preview_job(workflow)
-    env: dict[str, str] = {k: evaluate(str(v), context) for k, v in (job.get("env") or {}).items()}
+    document, name, job, index = _workflow_and_job(workflow)
+    unread = not_interpreted(document, name, job, index)
+    if unread:
+        raise WorkflowError(f"{workflow.name} holds what this runner does not interpret: {'; '.join(unread)} "
+                            "(e2e/shared/workflow.py)")
+    env: dict[str, str] = {k: evaluate(str(v), context) for k, v in (document.get("env") or {}).items()}
+    env.update({k: evaluate(str(v), context) for k, v in (job.get("env") or {}).items()})
     left_out: list[str] = []
     timeout = 60 * float(job.get("timeout-minutes", 30))
     for step in job["steps"][:index]:
@@ -113,7 +165,9 @@ def plan(context: Mapping[str, Mapping[str, str]], runner_temp: Path,
         if step.get("name") in NOT_RUN and checkout is None:
             left_out.append(f"step {step['name']!r}: {NOT_RUN[step['name']]}")
             continue
-        env.update(_run_step(step, context, env, runner_temp, cwd=checkout, timeout=timeout))
+        # Only bash gets this far (not_interpreted): named (the step's or a default), or none, GitHub's default.
+        named = step.get("shell") or _default_shell(job) or _default_shell(document)
+        env.update(_run_step(step, context, env, runner_temp, cwd=checkout, timeout=timeout, named=bool(named)))
     step = job["steps"][index]
     inputs = {k: evaluate(str(v), context) for k, v in (step.get("with") or {}).items()}
     env.update({k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()})
@@ -130,13 +184,22 @@ def plan(context: Mapping[str, Mapping[str, str]], runner_temp: Path,
     return Preview(login, argv, env, inputs.get("pulumi-version", ""), left_out=left_out)
 
 
+def _default_shell(scope: Mapping[Any, Any]) -> str | None:
+    return ((scope.get("defaults") or {}).get("run") or {}).get("shell")
+
+
 def _run_step(step: Mapping[str, Any], context: Mapping[str, Mapping[str, str]], env: Mapping[str, str],
-              runner_temp: Path, *, cwd: Path | None = None, timeout: float = 120) -> dict[str, str]:
-    """Run a ``run`` step in bash; what it appended to ``GITHUB_ENV``, as the job's environment gets it."""
+              runner_temp: Path, *, cwd: Path | None = None, timeout: float = 120,
+              named: bool = True) -> dict[str, str]:
+    """Run a ``run`` step in bash; what it appended to ``GITHUB_ENV``, as the job's environment gets it.
+
+    ``named``: the step's shell is ``bash`` by name (its own or a default); else GitHub's default shell.
+    """
     github_env = runner_temp / "github_env"
     github_env.write_text("")
     step_env = {k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()}
-    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]  # as GitHub runs a step of ``shell: bash``
+    # As GitHub runs a step of ``shell: bash``, or with no shell given on Linux (``bash -e {0}``).
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"] if named else ["bash", "-e", "-c"]
     done = subprocess.run([*bash, str(step["run"])], cwd=cwd, env={
         **os.environ, **env, **step_env, "RUNNER_TEMP": str(runner_temp), "GITHUB_ENV": str(github_env)},
         capture_output=True, text=True, timeout=timeout, check=False)
