@@ -3,7 +3,9 @@
 ``make e2e-shared`` runs the preview step of ``.github/workflows/preview.yml``
 from what ``e2e/shared/workflow.py`` reads out of the file; these tests pin that
 reading on the real workflow (and on a changed copy), so the e2e cannot pass by
-running something the workflow does not say.
+running something the workflow does not say. ``e2e/shared/holdings.py`` (what
+the API server holds of each environment, compared before and after a destroy) is
+pinned on objects of the shapes the API server gives.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.shared import runners, workflow
+from e2e.shared import environments, holdings, runners, workflow
 
 CONTEXT = {"secrets": {"PULUMI_CONFIG_PASSPHRASE": "pass", "KUBECONFIG_PROD": "prod-config",
                        "KUBECONFIG_DEV": "dev-config", "AWS_ACCESS_KEY_ID": "key"},
@@ -168,3 +170,61 @@ def test_a_run_on_a_default_port_off_loopback_or_on_the_others_port_is_named() -
         "port 40001 is held by run 1's etcd and run 2's etcd",
     ]
     assert runners.problems([("etcd", "127.0.0.1", 40001)], [("etcd", "127.0.0.1", 40002)]) == []
+
+
+def _object(uid: str, **fields: Any) -> dict[str, Any]:
+    metadata = {"uid": uid, **fields.pop("metadata", {})}
+    return {"metadata": metadata, **fields}
+
+
+def test_what_an_environment_owns_on_the_api_server() -> None:
+    """The second environment of make e2e-shared: its namespace, Tenants and theirs, cluster-wide objects."""
+    prod = environments.SECOND
+    held = {
+        "v1 namespaces jhub-prod": _object("1"),
+        "apps/v1 deployments jhub-prod/hub": _object("2", spec={"replicas": 1}),
+        "capsule.clastix.io/v1beta2 tenants genomics-prod": _object("3", spec={"owners": [
+            {"kind": "ServiceAccount", "name": "system:serviceaccount:jhub-prod:hub"}]}),
+        "v1 namespaces genomics-prod-jhub-prod-alice": _object(
+            "4", metadata={"labels": {holdings.TENANT_LABEL: "genomics-prod"}}),
+        "v1 persistentvolumeclaims genomics-prod-jhub-prod-alice/claim-alice": _object("5"),
+        "rbac.authorization.k8s.io/v1 clusterroles jhub-prod-hub": _object("6"),
+        "rbac.authorization.k8s.io/v1 clusterroles jhub-prod-user-scheduler": _object(
+            "16", metadata={"annotations": {holdings.HELM_NAMESPACE: "jhub-prod"}}),
+        "networking.k8s.io/v1 ipaddresses 10.96.0.7": _object("7", spec={"parentRef": {"namespace": "jhub-prod"}}),
+        "v1 persistentvolumes local-1": _object("8", spec={"claimRef": {"namespace": "jhub-prod"}}),
+        "v1 nodes node-1": _object("9", metadata={"labels": {"hub.jupyter.org/node-purpose": "user"}}),
+        # The first environment's, and the cluster's own.
+        "v1 namespaces jhub": _object("10"),
+        "apps/v1 deployments jhub/hub": _object("11"),
+        "rbac.authorization.k8s.io/v1 clusterroles jhub-hub": _object("12"),
+        "networking.k8s.io/v1 ipaddresses 10.96.0.8": _object("13", spec={"parentRef": {"namespace": "jhub"}}),
+        "apiextensions.k8s.io/v1 customresourcedefinitions spawners.dossier.unito.it": _object(
+            "14", metadata={"annotations": {"dossier.unito.it/installed-by": "jhub"}}),
+        "v1 configmaps kube-system/other": _object("15"),
+    }
+    assert holdings.owned(prod, held) == {
+        "v1 namespaces jhub-prod", "apps/v1 deployments jhub-prod/hub", "capsule.clastix.io/v1beta2 tenants "
+        "genomics-prod", "v1 namespaces genomics-prod-jhub-prod-alice",
+        "v1 persistentvolumeclaims genomics-prod-jhub-prod-alice/claim-alice",
+        "rbac.authorization.k8s.io/v1 clusterroles jhub-prod-hub", "networking.k8s.io/v1 ipaddresses 10.96.0.7",
+        "rbac.authorization.k8s.io/v1 clusterroles jhub-prod-user-scheduler",
+        "v1 persistentvolumes local-1", "v1 nodes node-1"}
+    assert holdings.owned(environments.FIRST, held) == {
+        "v1 namespaces jhub", "apps/v1 deployments jhub/hub", "rbac.authorization.k8s.io/v1 clusterroles jhub-hub",
+        "networking.k8s.io/v1 ipaddresses 10.96.0.8",
+        "apiextensions.k8s.io/v1 customresourcedefinitions spawners.dossier.unito.it", "v1 nodes node-1"}
+
+
+def test_a_change_of_any_object_is_named() -> None:
+    before = {"apps/v1 deployments jhub/hub": _object("1", spec={"replicas": 1, "template": {"a": [1, 2]}}),
+              "v1 configmaps jhub/c": _object("2", data={"k": "v"}), "v1 services jhub/s": _object("3")}
+    assert holdings.changes(before, before) == {}
+    after = {"apps/v1 deployments jhub/hub": _object("1", spec={"replicas": 1, "template": {"a": [1, 3]}}),
+             "v1 configmaps jhub/c": _object("9", data={"k": "v"}), "v1 secrets jhub/new": _object("4")}
+    assert holdings.changes(before, after) == {
+        "apps/v1 deployments jhub/hub": "changed .spec.template.a[1]: 2 -> 3",
+        "v1 configmaps jhub/c": "changed .metadata.uid: 2 -> 9",  # deleted and made again
+        "v1 secrets jhub/new": "appeared",
+        "v1 services jhub/s": "vanished",
+    }

@@ -5,5 +5,7 @@
 program (``environments.py``) deployed into one server set, the consumer of
 ``examples/consumer`` per environment, the preview step of the pull-request
 workflow run as the workflow runs it (``workflow.py``), and the lock and recovery
-cases of ``make e2e-faults`` on that backend (``rig.py``). docs/e2e.md says more.
+cases of ``make e2e-faults`` on that backend (``rig.py``); every object each
+environment holds on the servers, compared before and after the other's destroy
+(``holdings.py``). docs/e2e.md says more.
 """
