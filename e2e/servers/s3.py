@@ -3,8 +3,9 @@
 ``start_object_store(supervisor, ca)`` runs the ``versitygw`` piece (versitygw,
 an S3 gateway over a POSIX folder, built from its Go module) as
 ``versitygw --port 127.0.0.1:<port> --cert --key --access --secret --region
---health /health posix <run>/s3``: one root account with a random key, TLS with a
-certificate from the run's CA, its data in the run's folder. Ready when its
+--health /health --access-log <run>/s3/access.log posix <run>/s3/data``: one root
+account with a random key, TLS with a certificate from the run's CA, its data in
+the run's folder, every S3 request written to the access log. Ready when its
 health path answers; then the state bucket is created through the S3 API
 (SigV4-signed requests, ``requests-aws4auth``), as a team's administrator creates it.
 
@@ -15,10 +16,13 @@ environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_CA_BUNDLE``
 ``keys(prefix)`` lists the bucket through the S3 API; ``bucket_dir`` is the
 bucket's folder on the gateway (each object a file under its key), which the
 fault rig reads to time its injections as it reads a ``file://`` backend.
+``mark()`` and ``accesses(since)`` read the access log: the requests made since a
+mark, each as its S3 operation and object key (what a command read and wrote).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -36,6 +40,20 @@ REGION = "us-east-1"
 BUCKET = "dossier-state"
 HEALTH = "/health"
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+#: A line of versitygw's access log (``s3log/file.go``): owner, bucket, [time], remote IP, requester,
+#: request id, operation (``s3_GetObject``, ...), key (``-`` for none), request URI, HTTP status, ...
+_ACCESS = re.compile(r"^\S+ (?P<bucket>\S+) \[[^\]]*\] \S+ \S+ \S+ s3_(?P<operation>\S+) (?P<key>\S+) "
+                     r"(?P<uri>\S+) (?P<status>\d+) ")
+
+
+@dataclass(frozen=True)
+class Access:
+    """One request the gateway served: ``GetObject .pulumi/meta.yaml`` (the key ``""`` for a bucket request)."""
+
+    operation: str
+    key: str
+    uri: str
+    status: int
 
 
 @dataclass
@@ -52,6 +70,7 @@ class ObjectStore:
     root: Path
     process: Process
     seconds: float
+    access_log: Path
 
     @property
     def bucket_dir(self) -> Path:
@@ -78,6 +97,23 @@ class ObjectStore:
                                      response=response)
         return response
 
+    def mark(self) -> int:
+        """Where the access log ends now: ``accesses(mark)`` gives the requests made after this call."""
+        return self.access_log.stat().st_size if self.access_log.exists() else 0
+
+    def accesses(self, since: int = 0) -> list[Access]:
+        """The requests logged since ``since`` (a ``mark()``), in order; a line not of the log's form fails."""
+        with self.access_log.open("rb") as log:
+            log.seek(since)
+            lines = log.read().decode().splitlines()
+        found = []
+        for line in lines:
+            match = _ACCESS.match(line)
+            assert match, f"not a versitygw access log line: {line!r}"
+            key = match["key"]
+            found.append(Access(match["operation"], "" if key == "-" else key, match["uri"], int(match["status"])))
+        return found
+
     def create_bucket(self, name: str) -> None:
         self.request("PUT", name)
 
@@ -103,10 +139,11 @@ def start_object_store(supervisor: Supervisor, ca: CertificateAuthority, *, port
     root = supervisor.path("s3", "data")
     serving = ca.issue("s3")
     access, secret = f"e2e{secrets.token_hex(6)}", secrets.token_urlsafe(24)
+    access_log = supervisor.path("s3") / "access.log"
     process = supervisor.start("versitygw", [
         program, "--port", f"{HOST}:{https_port}", "--cert", serving.cert_path, "--key", serving.key_path,
         "--access", access, "--secret", secret, "--region", REGION, "--health", HEALTH, "--quiet",
-        "posix", root,
+        "--access-log", access_log, "posix", root,
     ], cwd=supervisor.path("s3"))
     endpoint = f"https://{HOST}:{https_port}"
 
@@ -114,6 +151,7 @@ def start_object_store(supervisor: Supervisor, ca: CertificateAuthority, *, port
         return requests.get(f"{endpoint}{HEALTH}", verify=str(ca.cert_path), timeout=5).status_code == 200
 
     seconds = supervisor.wait_until(process, ready, limit=limit, what=f"answering {HEALTH} over https")
-    store = ObjectStore(endpoint, https_port, access, secret, bucket, ca.cert_path, root, process, seconds)
+    store = ObjectStore(endpoint, https_port, access, secret, bucket, ca.cert_path, root, process, seconds,
+                        access_log)
     store.create_bucket(bucket)
     return store
