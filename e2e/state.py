@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -206,19 +207,29 @@ def state_inventory(resources: list[dict[str, Any]]) -> dict[str, Any]:
 CHURN = {"events", "leases"}
 
 
-def cluster_objects(api: client.ApiClient) -> set[str]:
-    """``resource namespace/name`` of every object on the API server (every listable resource but ``CHURN``)."""
-    bases = ["/api/v1"] + [f"/apis/{g['preferredVersion']['groupVersion']}"
-                           for g in kube_request(api, "GET", "/apis").get("groups", [])]
-    found = set()
-    for base in bases:
+def listed_objects(api: client.ApiClient) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(group/version, resource, object)`` of every object on the API server.
+
+    Every listable resource of each group's preferred version, but ``CHURN``.
+    """
+    groups = kube_request(api, "GET", "/apis").get("groups", [])
+    versions = ["v1"] + [g["preferredVersion"]["groupVersion"] for g in groups]
+    for version in versions:
+        base = "/api/v1" if version == "v1" else f"/apis/{version}"
         for resource in kube_request(api, "GET", base).get("resources", []):
             name = resource["name"]
             if "/" in name or name in CHURN or "list" not in resource.get("verbs", []):
                 continue
             for item in kube_request(api, "GET", f"{base}/{name}").get("items", []):
-                meta = item["metadata"]
-                found.add(f"{name} {meta['namespace'] + '/' if meta.get('namespace') else ''}{meta['name']}")
+                yield version, name, item
+
+
+def cluster_objects(api: client.ApiClient) -> set[str]:
+    """``resource namespace/name`` of every object on the API server (``listed_objects``)."""
+    found = set()
+    for _, name, item in listed_objects(api):
+        meta = item["metadata"]
+        found.add(f"{name} {meta['namespace'] + '/' if meta.get('namespace') else ''}{meta['name']}")
     return found
 
 

@@ -28,7 +28,6 @@ from typing import Any
 
 from e2e import state
 from e2e.servers import Servers
-from e2e.servers.crds import kube_request
 from e2e.shared.environments import Environment
 
 #: Metadata the API server keeps by itself; everything else of ``metadata`` is compared.
@@ -40,20 +39,13 @@ HELM_NAMESPACE = "meta.helm.sh/release-namespace"
 
 def objects(api: Any) -> dict[str, dict[str, Any]]:
     """Every object on the API server but ``state.CHURN``, by key, reduced as the module doc says."""
-    bases = ["v1"] + [g["preferredVersion"]["groupVersion"] for g in kube_request(api, "GET", "/apis")["groups"]]
     held: dict[str, dict[str, Any]] = {}
-    for base in bases:
-        prefix = "/api/v1" if base == "v1" else f"/apis/{base}"
-        for resource in kube_request(api, "GET", prefix).get("resources", []):
-            name = resource["name"]
-            if "/" in name or name in state.CHURN or "list" not in resource.get("verbs", []):
-                continue
-            for item in kube_request(api, "GET", f"{prefix}/{name}").get("items", []):
-                meta = item.get("metadata") or {}
-                where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-                body = {k: v for k, v in item.items() if k not in ("metadata", "status", "kind", "apiVersion")}
-                body["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_KEPT}
-                held[f"{base} {name} {where}{meta['name']}"] = body
+    for base, name, item in state.listed_objects(api):
+        meta = item.get("metadata") or {}
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        body = {k: v for k, v in item.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+        body["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_KEPT}
+        held[f"{base} {name} {where}{meta['name']}"] = body
     return held
 
 
